@@ -1,0 +1,5 @@
+"""GoSales Assets: leakage-safe cross-sell and whitespace analytics on Dagster + DuckDB."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

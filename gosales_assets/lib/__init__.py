@@ -1,0 +1,1 @@
+"""Pure logic (polars / DuckDB). Nothing in this package imports Dagster."""
