@@ -1,4 +1,4 @@
-"""GoSales Assets: leakage-safe cross-sell and whitespace analytics on Dagster + DuckDB."""
+"""GoSales Assets: leakage-safe cross-sell analytics on Dagster + DuckDB."""
 
 from __future__ import annotations
 

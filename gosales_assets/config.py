@@ -1,9 +1,10 @@
-"""Configuration: pydantic models for ``config/gosales.yaml`` and ``config/sku_map.csv``.
+"""Configuration: pydantic models for ``config/gosales.yaml`` and the SKU map.
 
 Everything is validated at load time and refused with a message that names the key.
 Environment variables override paths so one checkout can serve several data folders:
 
-- ``GOSALES_CONFIG``: path of the YAML file (default ``config/gosales.yaml`` of the project)
+- ``GOSALES_CONFIG``: path of the YAML file (default: the project's
+  ``config/gosales.yaml``)
 - ``GOSALES_RAW_DIR``: ``paths.raw_dir``
 - ``GOSALES_HOME``: ``paths.home`` (DuckDB store, artifacts, Dagster instance)
 - ``GOSALES_LOAD_DATE``: ``ingest.load_date``
@@ -252,7 +253,9 @@ class GosalesConfig(_Strict):
         for t in self.targets:
             if t.name == name.strip():
                 return t
-        raise ConfigError(f"unknown target {name!r}; known targets: {self.target_names}")
+        raise ConfigError(
+            f"unknown target {name!r}; known targets: {self.target_names}"
+        )
 
     def target_skus(self, name: str) -> list[str]:
         """The SKUs of a target: its division's SKUs or its named set, in map order."""
@@ -356,7 +359,10 @@ def load_config(
             paths[key] = (base / Path(str(paths[key])).expanduser()).resolve()
     data["paths"] = paths
     if env.get("GOSALES_LOAD_DATE"):
-        data["ingest"] = {**(data.get("ingest") or {}), "load_date": env["GOSALES_LOAD_DATE"]}
+        data["ingest"] = {
+            **(data.get("ingest") or {}),
+            "load_date": env["GOSALES_LOAD_DATE"],
+        }
 
     sku_path = paths.get("sku_map")
     if sku_path is None:
@@ -366,3 +372,15 @@ def load_config(
         return GosalesConfig.model_validate(data)
     except ValidationError as err:
         raise ConfigError(_format_validation_error(source, err)) from None
+
+
+_ENV_KEYS = ("GOSALES_CONFIG", "GOSALES_RAW_DIR", "GOSALES_HOME", "GOSALES_LOAD_DATE")
+_CACHE: dict[tuple[str | None, ...], GosalesConfig] = {}
+
+
+def current_config() -> GosalesConfig:
+    """The configuration for the current environment (cached per environment values)."""
+    key = tuple(os.environ.get(k) for k in _ENV_KEYS)
+    if key not in _CACHE:
+        _CACHE[key] = load_config()
+    return _CACHE[key]

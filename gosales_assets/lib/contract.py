@@ -1,4 +1,4 @@
-"""Column contracts of the raw inputs and curated tables (DATA_CONTRACT sections 2 and 5).
+"""Column contracts of the raw inputs and curated tables (DATA_CONTRACT 2 and 5).
 
 One place names every column, its logical type and whether it is required, so readers,
 the sample-data generator, checks and docs agree.
@@ -102,7 +102,7 @@ QUARANTINE_REASONS: dict[str, str] = {
     "unparseable_date": "a date is not in a configured format",
     "unparseable_number": "a number cannot be read (currency text is accepted)",
     "unknown_sku": "the SKU is not in the SKU map",
-    "duplicate_line_id": "(invoice_id, line_no) repeats an earlier row; the first is kept",
+    "duplicate_line_id": "(invoice_id, line_no) repeats an earlier row (first kept)",
     "duplicate_customer_id": "customer_id repeats an earlier row; the first is kept",
     "date_after_load_date": "the date is after the load date",
     "ragged_row": "the row has more or fewer fields than the header",

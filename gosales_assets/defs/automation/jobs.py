@@ -1,0 +1,17 @@
+"""Jobs: ingestion (unpartitioned raw layer) and the per-cutoff star schema."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+ingest_job = dg.define_asset_job(
+    "ingest_job",
+    selection=dg.AssetSelection.groups("raw"),
+    description="Read, validate and store the raw folder.",
+)
+
+star_job = dg.define_asset_job(
+    "star_job",
+    selection=dg.AssetSelection.groups("star"),
+    description="Build the star schema as of one cutoff.",
+)

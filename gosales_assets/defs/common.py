@@ -1,0 +1,71 @@
+"""Shared helpers of the Dagster wrappers: metadata, check results, conventions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import dagster as dg
+
+from gosales_assets.lib.checks import CheckOutcome
+
+POOL = "duckdb_write"
+OWNERS = ["team:gosales-data-engineering"]
+STORE_KINDS = {"duckdb", "polars"}
+
+
+def asset_key(table: str) -> dg.AssetKey:
+    """``schema.table`` -> asset key ``[schema, table]`` (schema = layer = prefix)."""
+    return dg.AssetKey(table.split("."))
+
+
+def table_schema(columns: Iterable[tuple[str, str]]) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(name=n, type=t) for n, t in columns])
+
+
+def table_metadata(
+    table: str,
+    columns: Iterable[tuple[str, str]],
+    rows: int,
+    extra: dict[str, Any] | None = None,
+    partitioned: bool = False,
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "dagster/table_name": table,
+        "dagster/column_schema": table_schema(columns),
+        "dagster/partition_row_count" if partitioned else "dagster/row_count": rows,
+    }
+    meta.update(extra or {})
+    return meta
+
+
+def check_result(outcome: CheckOutcome) -> dg.AssetCheckResult:
+    severity = (
+        dg.AssetCheckSeverity.ERROR
+        if outcome.severity == "ERROR"
+        else dg.AssetCheckSeverity.WARN
+    )
+    meta = {k: v if v is not None else "" for k, v in outcome.metadata.items()}
+    return dg.AssetCheckResult(
+        asset_key=asset_key(outcome.table),
+        check_name=outcome.name,
+        passed=outcome.passed,
+        severity=severity,
+        description=outcome.description,
+        metadata=meta,
+    )
+
+
+def check_spec(
+    table: str,
+    name: str,
+    description: str,
+    blocking: bool = True,
+    partitions_def: Any = None,
+) -> dg.AssetCheckSpec:
+    del (
+        partitions_def
+    )  # partitioned check specs are preview in 1.13; in-asset is enough
+    return dg.AssetCheckSpec(
+        name=name, asset=asset_key(table), description=description, blocking=blocking
+    )

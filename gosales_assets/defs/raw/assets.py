@@ -1,0 +1,118 @@
+"""Raw layer: read the raw folder, validate every record, store ``raw.*`` tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+
+from gosales_assets.config import GosalesConfig
+from gosales_assets.defs.common import (
+    OWNERS,
+    POOL,
+    STORE_KINDS,
+    asset_key,
+    check_result,
+    table_metadata,
+)
+from gosales_assets.lib.checks import BlockingCheckError
+from gosales_assets.lib.ingest import RawInputError, read_raw_folder
+from gosales_assets.lib.raw_store import (
+    LOAD_REPORT_TABLE,
+    QUARANTINE_TABLE,
+    RAW_CHECKS,
+    RAW_TABLES,
+    raw_checks,
+    raw_frames,
+    write_raw,
+)
+from gosales_assets.resources.store import DuckDBStoreResource
+
+RAW_DESCRIPTIONS = {
+    "raw.sales_lines": "Valid, typed sales lines (long input, or the wide sales log "
+    "unpivoted), one per (invoice_id, line_no), with source file and row.",
+    "raw.customers": "Valid, typed customer rows.",
+    "raw.assets": "Valid install-base rows (empty when the optional file is absent).",
+    "raw.contacts": "Valid CRM contact rows (empty when absent).",
+    "raw.open_deals": "Valid deal rows (empty when absent).",
+    "raw.quarantine": "Every rejected input record with file, row, column and reason.",
+}
+
+
+def build_raw_ingest(cfg: GosalesConfig) -> dg.AssetsDefinition:
+    tables = [*RAW_TABLES, QUARANTINE_TABLE]
+    specs = [
+        dg.AssetSpec(
+            asset_key(t),
+            description=RAW_DESCRIPTIONS[t],
+            group_name="raw",
+            owners=OWNERS,
+            kinds=STORE_KINDS,
+        )
+        for t in tables
+    ]
+    check_specs = [
+        dg.AssetCheckSpec(name, asset=asset_key(table), description=desc, blocking=True)
+        for name, (table, desc) in RAW_CHECKS.items()
+    ]
+
+    @dg.multi_asset(
+        name="raw_ingest",
+        specs=specs,
+        check_specs=check_specs,
+        pool=POOL,
+        description=f"Read and validate the raw folder ({cfg.paths.raw_dir}).",
+    )
+    def raw_ingest(
+        context: dg.AssetExecutionContext, store: DuckDBStoreResource
+    ) -> Iterator[Any]:
+        context.log.info(f"reading raw folder path={cfg.paths.raw_dir}")
+        try:
+            batch = read_raw_folder(cfg.paths.raw_dir, cfg)
+        except RawInputError as err:
+            raise dg.Failure(
+                description=f"raw input refused, nothing was written: {err}",
+                allow_retries=False,
+            ) from None
+        frames = raw_frames(batch)
+        load_date = cfg.ingest.effective_load_date()
+        outcomes = raw_checks(frames, load_date)
+        failed = [o for o in outcomes if o.blocks]
+        if failed:
+            yield from (check_result(o) for o in outcomes)
+            raise dg.Failure(description=str(BlockingCheckError(failed)))
+        with store.store().transaction() as con:
+            schemas = write_raw(con, frames, batch.report)
+        by_reason: dict[str, int] = {}
+        if frames[QUARANTINE_TABLE].height:
+            counts = frames[QUARANTINE_TABLE].group_by("reason").len().sort("reason")
+            by_reason = dict(zip(counts["reason"], counts["len"], strict=True))
+        context.log.info(
+            f"raw ingested lines={frames['raw.sales_lines'].height} "
+            f"customers={frames['raw.customers'].height} "
+            f"quarantined={frames[QUARANTINE_TABLE].height} by_reason={by_reason}"
+        )
+        files = {f["file"]: f.get("sha256", "") for f in batch.files}
+        for table in tables:
+            extra: dict[str, Any] = {}
+            if table == "raw.sales_lines":
+                extra = {
+                    "source_files": files,
+                    "load_date": str(load_date),
+                    "load_report": dg.MetadataValue.json(batch.report),
+                }
+            if table == QUARANTINE_TABLE:
+                extra = {"quarantined_by_reason": by_reason}
+            yield dg.MaterializeResult(
+                asset_key=asset_key(table),
+                metadata=table_metadata(
+                    table, schemas[table], frames[table].height, extra
+                ),
+            )
+        yield from (check_result(o) for o in outcomes)
+
+    return raw_ingest
+
+
+__all__ = ["LOAD_REPORT_TABLE", "build_raw_ingest"]

@@ -1,0 +1,56 @@
+"""A short, human-readable summary of the curated store at a cutoff."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from gosales_assets.config import GosalesConfig
+from gosales_assets.lib.store import Store
+
+
+def store_summary(cfg: GosalesConfig, cutoff: dt.date | None = None) -> str:
+    store = Store(cfg.duckdb_path, cfg.ingest.lock_timeout_seconds)
+    with store.connect(read_only=True) as con:
+        if cutoff is None:
+            row = con.execute(
+                "SELECT max(cutoff) FROM star.fact_transactions"
+            ).fetchone()
+            if not row or row[0] is None:
+                return "no star partition has been materialized yet"
+            cutoff = row[0]
+        fact = con.execute(
+            "SELECT count(*), count(DISTINCT customer_id), count(DISTINCT invoice_id), "
+            "min(order_date), max(order_date), round(sum(gross_profit), 2) "
+            "FROM star.fact_transactions WHERE cutoff = ?",
+            [cutoff],
+        ).fetchone()
+        cust = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE is_orphan), "
+            "count(*) FILTER (WHERE n_lines = 0) "
+            "FROM star.dim_customer WHERE cutoff = ?",
+            [cutoff],
+        ).fetchone()
+        by_div = con.execute(
+            "SELECT division, count(*) AS lines, round(sum(gross_profit), 0) AS gp "
+            "FROM star.fact_transactions WHERE cutoff = ? "
+            "GROUP BY division ORDER BY gp DESC, division",
+            [cutoff],
+        ).fetchall()
+        quarantine = con.execute(
+            "SELECT reason, count(*) FROM star.quarantine WHERE cutoff = ? "
+            "GROUP BY reason ORDER BY reason",
+            [cutoff],
+        ).fetchall()
+    assert fact is not None and cust is not None
+    lines = [
+        f"GoSales curated store {cfg.duckdb_path}",
+        f"cutoff {cutoff}",
+        f"  lines {fact[0]:,} | invoices {fact[2]:,} | customers with lines {fact[1]:,}"
+        f" | orders {fact[3]} .. {fact[4]} | GP {fact[5]:,}",
+        f"  customers known {cust[0]:,} | orphans {cust[1]:,} | prospects {cust[2]:,}",
+        "  GP by division:",
+        *[f"    {d:<16} lines {n:>9,}  GP {gp:>14,.0f}" for d, n, gp in by_div],
+        "  quarantine: "
+        + (", ".join(f"{r}={n}" for r, n in quarantine) if quarantine else "none"),
+    ]
+    return "\n".join(lines)
