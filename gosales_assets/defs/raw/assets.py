@@ -65,7 +65,7 @@ def build_raw_ingest(cfg: GosalesConfig) -> dg.AssetsDefinition:
         description=f"Read and validate the raw folder ({cfg.paths.raw_dir}).",
     )
     def raw_ingest(
-        context: dg.AssetExecutionContext, store: DuckDBStoreResource
+        context, store: DuckDBStoreResource
     ) -> Iterator[Any]:
         context.log.info(f"reading raw folder path={cfg.paths.raw_dir}")
         try:
