@@ -190,6 +190,40 @@ class LabelsConfig(_Strict):
         return value
 
 
+class AlsConfig(_Strict):
+    enabled: bool = True
+    factors: int = Field(default=16, ge=2, le=256)
+    iterations: int = Field(default=15, ge=1, le=200)
+    regularization: float = Field(default=0.05, gt=0)
+    alpha: float = Field(default=10.0, gt=0)  # confidence = 1 + alpha * log1p(gp)
+    lookback_months: int = Field(default=36, ge=1, le=240)
+    seed: int = 7
+    threads: int = Field(default=1, ge=1)
+
+
+class FeaturesConfig(_Strict):
+    windows_months: tuple[int, ...] = (3, 6, 12, 24)
+    recency_floor_days: int = Field(default=0, ge=0)
+    recency_cap_days: int = Field(default=3650, ge=1)
+    winsor_upper_quantile: float = Field(default=0.99, gt=0.5, le=1.0)
+    eb_prior_strength: float = Field(default=5.0, gt=0)  # pseudo-events for shares
+    affinity_lag_days: int = Field(default=60, ge=0)
+    affinity_exposure_months: int = Field(default=24, ge=1)
+    affinity_min_support: int = Field(default=5, ge=1)
+    expiring_days: tuple[int, ...] = (30, 90, 180)
+    crm_windows_days: tuple[int, ...] = (30, 90)
+    top_industries: int = Field(default=12, ge=1)
+    top_regions: int = Field(default=8, ge=1)
+    als: AlsConfig = AlsConfig()
+
+    @field_validator("windows_months", "expiring_days", "crm_windows_days")
+    @classmethod
+    def _positive_sorted(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or any(v < 1 for v in value):
+            raise ValueError("must list positive integers")
+        return tuple(sorted(set(value)))
+
+
 class SampleDataConfig(_Strict):
     customers: int = Field(default=5000, ge=10)
     start: dt.date
@@ -214,6 +248,7 @@ class GosalesConfig(_Strict):
     partitions: PartitionsConfig
     ingest: IngestConfig = IngestConfig()
     labels: LabelsConfig = LabelsConfig()
+    features: FeaturesConfig = FeaturesConfig()
     targets: tuple[TargetConfig, ...]
     sample_data: SampleDataConfig
     sku_map: SkuMap
