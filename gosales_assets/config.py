@@ -181,6 +181,15 @@ class LabelsConfig(_Strict):
     gp_min_threshold: float = 0.0
     mode: Literal["expansion", "all"] = "expansion"
     denylist_skus: tuple[str, ...] = ()
+    prevalence_band: tuple[float, float] = (0.001, 0.5)
+
+    @field_validator("prevalence_band")
+    @classmethod
+    def _band(cls, value: tuple[float, float]) -> tuple[float, float]:
+        low, high = value
+        if not 0 <= low < high <= 1:
+            raise ValueError("must be [low, high] with 0 <= low < high <= 1")
+        return value
 
     @field_validator("gp_min_threshold")
     @classmethod

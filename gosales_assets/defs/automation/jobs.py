@@ -15,3 +15,9 @@ star_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups("star"),
     description="Build the star schema as of one cutoff.",
 )
+
+labels_job = dg.define_asset_job(
+    "labels_job",
+    selection=dg.AssetSelection.groups("labels"),
+    description="Labels for one (cutoff, division) once its window is complete.",
+)
