@@ -22,6 +22,8 @@ log = logging.getLogger("gosales.runner")
 
 INGEST_JOB = "ingest_job"
 STAR_JOB = "star_job"
+# jobs partitioned by (cutoff, division), run in this order for every requested target
+DIVISION_JOBS = ("labels_job",)
 
 
 @dataclass
@@ -102,4 +104,16 @@ def run_pipeline(
         instance=instance, partition_key=cutoff.isoformat(), raise_on_error=False
     )
     summary.runs.append((STAR_JOB, result.run_id, result.success))
+    if not result.success:
+        return summary
+    targets = list(divisions) or cfg.target_names
+    for job in DIVISION_JOBS:
+        job_def = defs.resolve_job_def(job)
+        for target in targets:
+            key = f"{cutoff.isoformat()}|{target.strip()}"
+            log.info("run job=%s partition=%s", job, key)
+            result = job_def.execute_in_process(
+                instance=instance, partition_key=key, raise_on_error=False
+            )
+            summary.runs.append((f"{job}[{target}]", result.run_id, result.success))
     return summary
