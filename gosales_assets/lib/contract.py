@@ -106,6 +106,7 @@ QUARANTINE_REASONS: dict[str, str] = {
     "duplicate_customer_id": "customer_id repeats an earlier row; the first is kept",
     "date_after_load_date": "the date is after the load date",
     "ragged_row": "the row has more or fewer fields than the header",
+    "unknown_division": "a division that the SKU map does not know",
     "alias_conflict": "a SKU's GP column and its alias both carry different values",
 }
 
