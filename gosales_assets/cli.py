@@ -23,6 +23,8 @@ def _setup_logging(verbose: bool) -> None:
         stream=sys.stderr,
         force=True,
     )
+    for noisy in ("alembic", "dagster"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def _date(ctx: click.Context, param: click.Parameter, value: Any) -> dt.date | None:

@@ -54,6 +54,12 @@ def load_definitions() -> dg.Definitions:
     return defs()
 
 
+def _run_config() -> dict[str, object]:
+    """Dagster's console logger at our level: quiet unless --verbose."""
+    level = "DEBUG" if logging.getLogger().isEnabledFor(logging.DEBUG) else "WARNING"
+    return {"loggers": {"console": {"config": {"log_level": level}}}}
+
+
 def newest_cutoff(last_data_date: dt.date, earliest: dt.date) -> dt.date:
     """The newest month-end on or before the last date the data covers."""
     ends = month_ends(earliest, last_data_date)
@@ -84,7 +90,7 @@ def run_pipeline(
     if not skip_ingest:
         log.info("run job=%s", INGEST_JOB)
         result = defs.resolve_job_def(INGEST_JOB).execute_in_process(
-            instance=instance, raise_on_error=False
+            instance=instance, raise_on_error=False, run_config=_run_config()
         )
         summary.runs.append((INGEST_JOB, result.run_id, result.success))
         if not result.success:
@@ -101,7 +107,10 @@ def run_pipeline(
     summary.cutoff = cutoff
     log.info("run job=%s cutoff=%s", STAR_JOB, cutoff)
     result = defs.resolve_job_def(STAR_JOB).execute_in_process(
-        instance=instance, partition_key=cutoff.isoformat(), raise_on_error=False
+        instance=instance,
+        partition_key=cutoff.isoformat(),
+        raise_on_error=False,
+        run_config=_run_config(),
     )
     summary.runs.append((STAR_JOB, result.run_id, result.success))
     if not result.success:
@@ -113,7 +122,10 @@ def run_pipeline(
             key = f"{cutoff.isoformat()}|{target.strip()}"
             log.info("run job=%s partition=%s", job, key)
             result = job_def.execute_in_process(
-                instance=instance, partition_key=key, raise_on_error=False
+                instance=instance,
+                partition_key=key,
+                raise_on_error=False,
+                run_config=_run_config(),
             )
             summary.runs.append((f"{job}[{target}]", result.run_id, result.success))
     return summary
