@@ -221,8 +221,6 @@ class FeaturesConfig(_Strict):
     affinity_min_support: int = Field(default=5, ge=1)
     expiring_days: tuple[int, ...] = (30, 90, 180)
     crm_windows_days: tuple[int, ...] = (30, 90)
-    top_industries: int = Field(default=12, ge=1)
-    top_regions: int = Field(default=8, ge=1)
     als: AlsConfig = AlsConfig()
 
     @field_validator("windows_months", "expiring_days", "crm_windows_days")
