@@ -13,8 +13,10 @@ from gosales_assets.defs.common import POOL
 from gosales_assets.lib.checks import CheckOutcome
 from gosales_assets.lib.store import Store
 
-SALES = """invoice_id,line_no,order_date,customer_id,sku,quantity,gross_profit,revenue,rep,branch
-A1,1,2024-06-30,00123,PDM,1,100.0,250.0,R1,B1
+SALES = (
+    "invoice_id,line_no,order_date,customer_id,sku,quantity,gross_profit,revenue,rep,"
+    "branch\n"
+    """A1,1,2024-06-30,00123,PDM,1,100.0,250.0,R1,B1
 A2,1,2024-06-30,00123,Training,1,50.0,,R1,B1
 B1,1,2024-07-01,123,PDM,2,"$1,200.00",,R2,B2
 C1,1,2024-01-15,123,SWX_Core,1,900,,R2,B2
@@ -22,10 +24,13 @@ C1,2,2024-01-15,123,SWX_Pro_Prem,0,-40,,R2,B2
 D1,1,2024-02-01,123,NOT_A_SKU,1,10,,R2,B2
 O1,1,2024-03-01,ORPHAN-9,Services,1,75,,R3,B1
 """
-CUSTOMERS = """customer_id,customer_name,industry,industry_sub,region,employees,created_date
-00123,"Acme, Inc.",Mfg,Machinery,East,50,2020-01-01
+)
+CUSTOMERS = (
+    "customer_id,customer_name,industry,industry_sub,region,employees,created_date\n"
+    """00123,"Acme, Inc.",Mfg,Machinery,East,50,2020-01-01
 123,"Bolt ""Best"" Co",Aero,,West,10,2021-05-05
 """
+)
 
 
 @pytest.fixture
@@ -51,8 +56,13 @@ def test_definitions_load_and_follow_conventions(env):
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert {"raw/sales_lines", "raw/quarantine", "star/fact_transactions",
-            "star/dim_customer", "star/quarantine"} <= keys
+    assert {
+        "raw/sales_lines",
+        "raw/quarantine",
+        "star/fact_transactions",
+        "star/dim_customer",
+        "star/quarantine",
+    } <= keys
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.owners, key
@@ -83,11 +93,14 @@ def test_ingest_and_star_end_to_end(env):
         fact_meta = meta["star/fact_transactions"]
         assert fact_meta["dagster/partition_row_count"].value == 5
         assert fact_meta["checksum"].value.startswith("md5:")
-        assert meta["star/quarantine"]["quarantined_by_reason"].data == {"unknown_sku": 1}
+        by_reason = meta["star/quarantine"]["quarantined_by_reason"].data
+        assert by_reason == {"unknown_sku": 1}
         assert meta["star/dim_customer"]["orphan_customers"].value == 1
         assert "dagster/column_schema" in fact_meta
     store = Store(current_config().duckdb_path)
-    fact = store.query("SELECT * FROM star.fact_transactions ORDER BY invoice_id, line_no")
+    fact = store.query(
+        "SELECT * FROM star.fact_transactions ORDER BY invoice_id, line_no"
+    )
     assert fact["invoice_id"].to_list() == ["A1", "A2", "C1", "C1", "O1"]
     assert fact["order_date"].max() == dt.date(2024, 6, 30)
     names = store.query("SELECT customer_name FROM star.dim_customer ORDER BY 1")
@@ -103,8 +116,16 @@ def test_blocking_check_failure_publishes_nothing(env, monkeypatch):
         before = store.query("SELECT * FROM star.fact_transactions")
 
         def failing(con, cutoff):
-            return [CheckOutcome("star.fact_transactions", "no_rows_after_cutoff",
-                                 False, "ERROR", "forced", {"violations": 1})]
+            return [
+                CheckOutcome(
+                    "star.fact_transactions",
+                    "no_rows_after_cutoff",
+                    False,
+                    "ERROR",
+                    "forced",
+                    {"violations": 1},
+                )
+            ]
 
         monkeypatch.setattr("gosales_assets.lib.star.star_checks", failing)
         result = _run(defs, instance, "star_job", partition_key="2024-07-31")

@@ -38,7 +38,9 @@ def test_add_months_backwards():
 
 def test_month_ends():
     assert month_ends(D(2024, 1, 15), D(2024, 3, 31)) == [
-        D(2024, 1, 31), D(2024, 2, 29), D(2024, 3, 31)
+        D(2024, 1, 31),
+        D(2024, 2, 29),
+        D(2024, 3, 31),
     ]
     assert month_ends(D(2024, 1, 15), D(2024, 1, 30)) == []
 

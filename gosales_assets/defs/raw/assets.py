@@ -64,9 +64,7 @@ def build_raw_ingest(cfg: GosalesConfig) -> dg.AssetsDefinition:
         pool=POOL,
         description=f"Read and validate the raw folder ({cfg.paths.raw_dir}).",
     )
-    def raw_ingest(
-        context, store: DuckDBStoreResource
-    ) -> Iterator[Any]:
+    def raw_ingest(context, store: DuckDBStoreResource) -> Iterator[Any]:
         context.log.info(f"reading raw folder path={cfg.paths.raw_dir}")
         try:
             batch = read_raw_folder(cfg.paths.raw_dir, cfg)

@@ -60,9 +60,7 @@ def build_star_assets(cfg: GosalesConfig, parts: Partitions) -> dg.AssetsDefinit
         pool=POOL,
         description="Build every star table as of the cutoff in one transaction.",
     )
-    def star_schema(
-        context, store: DuckDBStoreResource
-    ) -> Iterator[Any]:
+    def star_schema(context, store: DuckDBStoreResource) -> Iterator[Any]:
         cutoff = cutoff_of(context)
         context.log.info(f"building star schema cutoff={cutoff}")
         build = None
