@@ -26,6 +26,7 @@ demo: setup
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	mkdir -p "$(DAGSTER_HOME)"
 	$(BIN)/dagster definitions validate -m gosales_assets.definitions -a defs
 	$(BIN)/pytest -n 2 -q
 

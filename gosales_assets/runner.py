@@ -23,7 +23,8 @@ log = logging.getLogger("gosales.runner")
 INGEST_JOB = "ingest_job"
 STAR_JOB = "star_job"
 # jobs partitioned by (cutoff, division), run in this order for every requested target
-DIVISION_JOBS = ("labels_job",)
+DIVISION_JOBS = ("labels_job", "feature_matrix_job")
+CUTOFF_JOBS = (STAR_JOB, "features_base_job")
 
 
 @dataclass
@@ -105,16 +106,17 @@ def run_pipeline(
         cutoff = newest_cutoff(last, cfg.partitions.cutoff_start)
         log.info("chose newest complete cutoff=%s last_order_date=%s", cutoff, last)
     summary.cutoff = cutoff
-    log.info("run job=%s cutoff=%s", STAR_JOB, cutoff)
-    result = defs.resolve_job_def(STAR_JOB).execute_in_process(
-        instance=instance,
-        partition_key=cutoff.isoformat(),
-        raise_on_error=False,
-        run_config=_run_config(),
-    )
-    summary.runs.append((STAR_JOB, result.run_id, result.success))
-    if not result.success:
-        return summary
+    for job in CUTOFF_JOBS:
+        log.info("run job=%s cutoff=%s", job, cutoff)
+        result = defs.resolve_job_def(job).execute_in_process(
+            instance=instance,
+            partition_key=cutoff.isoformat(),
+            raise_on_error=False,
+            run_config=_run_config(),
+        )
+        summary.runs.append((job, result.run_id, result.success))
+        if not result.success:
+            return summary
     targets = list(divisions) or cfg.target_names
     for job in DIVISION_JOBS:
         job_def = defs.resolve_job_def(job)

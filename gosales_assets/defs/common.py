@@ -69,3 +69,12 @@ def check_spec(
     return dg.AssetCheckSpec(
         name=name, asset=asset_key(table), description=description, blocking=blocking
     )
+
+
+def selected_checks(context: Any, outcomes: Iterable[CheckOutcome]) -> Any:
+    """Check results of the checks selected in this run (for subsettable assets)."""
+    selected = context.selected_asset_check_keys
+    for outcome in outcomes:
+        result = check_result(outcome)
+        if dg.AssetCheckKey(result.asset_key, outcome.name) in selected:
+            yield result

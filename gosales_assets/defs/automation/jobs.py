@@ -21,3 +21,19 @@ labels_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups("labels"),
     description="Labels for one (cutoff, division) once its window is complete.",
 )
+
+features_base_job = dg.define_asset_job(
+    "features_base_job",
+    selection=dg.AssetSelection.assets(
+        ["features", "feature_catalog"],
+        ["features", "customer_base"],
+        ["features", "als_embeddings"],
+    ),
+    description="Per-cutoff features: catalog, customer base, ALS embeddings.",
+)
+
+feature_matrix_job = dg.define_asset_job(
+    "feature_matrix_job",
+    selection=dg.AssetSelection.assets(["features", "feature_matrix"]),
+    description="The feature matrix of one (cutoff, division).",
+)

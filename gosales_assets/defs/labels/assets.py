@@ -20,7 +20,7 @@ from gosales_assets.defs.common import (
     POOL,
     STORE_KINDS,
     asset_key,
-    check_result,
+    selected_checks,
     table_metadata,
 )
 from gosales_assets.lib.checks import BlockingCheckError
@@ -40,15 +40,6 @@ from gosales_assets.partitions import Partitions, keys_by_dimension
 from gosales_assets.resources.store import DuckDBStoreResource
 
 TABLE = "labels.labels"
-
-
-def _selected(context: Any, outcomes: list[Any]) -> Iterator[dg.AssetCheckResult]:
-    """Check results of the checks selected in this run (the asset can be subset)."""
-    selected = context.selected_asset_check_keys
-    for outcome in outcomes:
-        result = check_result(outcome)
-        if dg.AssetCheckKey(result.asset_key, outcome.name) in selected:
-            yield result
 
 
 def build_labels_asset(cfg: GosalesConfig, parts: Partitions) -> dg.AssetsDefinition:
@@ -137,7 +128,7 @@ def build_labels_asset(cfg: GosalesConfig, parts: Partitions) -> dg.AssetsDefini
         )
         outcomes = label_checks(result, cutoff, lab.prevalence_band)
         if any(o.blocks for o in outcomes):
-            yield from _selected(context, outcomes)
+            yield from selected_checks(context, outcomes)
             raise dg.Failure(description=str(BlockingCheckError(outcomes)))
         frame = result.frame.select(
             pl.lit(cutoff, dtype=pl.Date).alias("cutoff"),
@@ -181,6 +172,6 @@ def build_labels_asset(cfg: GosalesConfig, parts: Partitions) -> dg.AssetsDefini
                 partitioned=True,
             ),
         )
-        yield from _selected(context, outcomes)
+        yield from selected_checks(context, outcomes)
 
     return labels
