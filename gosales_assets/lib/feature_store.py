@@ -134,11 +134,14 @@ def read_base(
     con: duckdb.DuckDBPyConnection, cutoff: dt.date
 ) -> tuple[FeatureResult, AlsResult]:
     """The stored base and ALS results of ``cutoff`` (refused when missing)."""
-    row = con.execute(
-        "SELECT info, source_max_dates FROM features.build_info "
-        "WHERE cutoff = ? AND division = ?",
-        [cutoff, BASE_DIVISION],
-    ).fetchone()
+    try:
+        row = con.execute(
+            "SELECT info, source_max_dates FROM features.build_info "
+            "WHERE cutoff = ? AND division = ?",
+            [cutoff, BASE_DIVISION],
+        ).fetchone()
+    except duckdb.CatalogException:
+        row = None  # no feature has been built yet
     if row is None:
         raise LookupError(
             f"no customer_base features at cutoff {cutoff}; materialize "
