@@ -15,7 +15,11 @@ import polars as pl
 
 from gosales_assets.lib import contract
 from gosales_assets.lib.checks import CheckOutcome
-from gosales_assets.lib.store import column_schema, replace_table_frame
+from gosales_assets.lib.store import (
+    column_schema,
+    partition_checksum,
+    replace_table_frame,
+)
 
 if TYPE_CHECKING:
     from gosales_assets.lib.ingest import RawBatch
@@ -138,3 +142,10 @@ def write_raw(
     )
     replace_table_frame(con, LOAD_REPORT_TABLE, report_frame, ("key",))
     return {t: column_schema(con, t) for t in [*RAW_TABLES, QUARANTINE_TABLE]}
+
+
+def raw_checksums(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Content checksum of every raw table (md5 over its rows in key order)."""
+    keys = {t: k for t, (_, k) in RAW_TABLES.items()}
+    keys[QUARANTINE_TABLE] = ("source_file", "source_row", "column")
+    return {t: partition_checksum(con, t, {}, k) for t, k in keys.items()}

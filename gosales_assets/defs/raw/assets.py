@@ -24,6 +24,7 @@ from gosales_assets.lib.raw_store import (
     RAW_CHECKS,
     RAW_TABLES,
     raw_checks,
+    raw_checksums,
     raw_frames,
     write_raw,
 )
@@ -82,6 +83,7 @@ def build_raw_ingest(cfg: GosalesConfig) -> dg.AssetsDefinition:
             raise dg.Failure(description=str(BlockingCheckError(failed)))
         with store.store().transaction() as con:
             schemas = write_raw(con, frames, batch.report)
+            checksums = raw_checksums(con)
         by_reason: dict[str, int] = {}
         if frames[QUARANTINE_TABLE].height:
             counts = frames[QUARANTINE_TABLE].group_by("reason").len().sort("reason")
@@ -93,15 +95,15 @@ def build_raw_ingest(cfg: GosalesConfig) -> dg.AssetsDefinition:
         )
         files = {f["file"]: f.get("sha256", "") for f in batch.files}
         for table in tables:
-            extra: dict[str, Any] = {}
+            extra: dict[str, Any] = {"checksum": checksums[table]}
             if table == "raw.sales_lines":
-                extra = {
+                extra |= {
                     "source_files": files,
                     "load_date": str(load_date),
                     "load_report": dg.MetadataValue.json(batch.report),
                 }
             if table == QUARANTINE_TABLE:
-                extra = {"quarantined_by_reason": by_reason}
+                extra |= {"quarantined_by_reason": by_reason}
             yield dg.MaterializeResult(
                 asset_key=asset_key(table),
                 metadata=table_metadata(
