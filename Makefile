@@ -41,5 +41,10 @@ dev: setup
 	mkdir -p "$(DAGSTER_HOME)" && [ -f "$(DAGSTER_HOME)/dagster.yaml" ] || cp dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -m gosales_assets.definitions -a defs
 
+## bench: generate data at SCALE (S, M, L), run the nightly graph, report timings
+SCALE ?= S
+bench: setup
+	$(BIN)/gosales bench --scale $(SCALE)
+
 clean:
 	rm -rf "$(GOSALES_HOME)" data/raw

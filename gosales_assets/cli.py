@@ -210,6 +210,41 @@ def summary(ctx: click.Context, cutoff: dt.date | None) -> None:
     _print_summary(cfg, cutoff)
 
 
+@main.command()
+@click.option(
+    "--scale",
+    type=click.Choice(["S", "M", "L"]),
+    default="S",
+    show_default=True,
+    help="S = 10k customers, M = 100k (~2M lines), L = 500k (~10M lines).",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where bench data and stores go (default: $GOSALES_HOME/bench).",
+)
+@click.pass_context
+def bench(ctx: click.Context, scale: str, workdir: Path | None) -> None:
+    """Generate data at a scale, run the nightly graph, write reports/benchmark.*."""
+    from gosales_assets.bench import run_benchmark
+
+    cfg = _config(ctx)
+    result = run_benchmark(
+        scale,
+        workdir or cfg.paths.home / "bench",
+        cfg.paths.reports_dir,
+        ctx.obj.get("config_path"),
+    )
+    nightly = result["runs"]["nightly"]
+    click.echo(
+        f"bench {scale}: nightly wall {nightly['wall_s']}s cpu {nightly['cpu_s']}s "
+        f"peak {nightly['peak_rss_mb']} MiB -> {cfg.paths.reports_dir}/benchmark.md"
+    )
+    if not nightly["success"]:
+        raise click.ClickException("a benchmark run failed; see the log above")
+
+
 def _print_summary(cfg: GosalesConfig, cutoff: dt.date | None) -> None:
     from gosales_assets.lib.summary import store_summary
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -72,12 +73,33 @@ def newest_cutoff(last_data_date: dt.date, earliest: dt.date) -> dt.date:
     return ends[-1]
 
 
+# An observer gets (job, partition key or None, result, instance) after every run;
+# the benchmark uses it to measure each run.
+Observer = Callable[[str, str | None, Any, dg.DagsterInstance], None]
+
+
+def execute(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    job: str,
+    key: str | None = None,
+) -> Any:
+    log.info("run job=%s partition=%s", job, key or "-")
+    return defs.resolve_job_def(job).execute_in_process(
+        instance=instance,
+        partition_key=key,
+        raise_on_error=False,
+        run_config=_run_config(),
+    )
+
+
 def run_pipeline(
     cfg: GosalesConfig,
     cutoff: dt.date | None,
     divisions: Sequence[str] = (),
     skip_ingest: bool = False,
     instance: dg.DagsterInstance | None = None,
+    observer: Observer | None = None,
 ) -> RunSummary:
     """Ingest (unless skipped) and materialize everything that exists for ``cutoff``.
 
@@ -88,14 +110,16 @@ def run_pipeline(
     defs = load_definitions()
     instance = instance or dagster_instance(cfg)
     summary = RunSummary(cutoff=cutoff or dt.date.min)
-    if not skip_ingest:
-        log.info("run job=%s", INGEST_JOB)
-        result = defs.resolve_job_def(INGEST_JOB).execute_in_process(
-            instance=instance, raise_on_error=False, run_config=_run_config()
-        )
-        summary.runs.append((INGEST_JOB, result.run_id, result.success))
-        if not result.success:
-            return summary
+
+    def run(job: str, key: str | None, label: str) -> bool:
+        result = execute(defs, instance, job, key)
+        summary.runs.append((label, result.run_id, result.success))
+        if observer is not None:
+            observer(job, key, result, instance)
+        return bool(result.success)
+
+    if not skip_ingest and not run(INGEST_JOB, None, INGEST_JOB):
+        return summary
     if cutoff is None:
         from gosales_assets.lib.store import Store
 
@@ -107,27 +131,10 @@ def run_pipeline(
         log.info("chose newest complete cutoff=%s last_order_date=%s", cutoff, last)
     summary.cutoff = cutoff
     for job in CUTOFF_JOBS:
-        log.info("run job=%s cutoff=%s", job, cutoff)
-        result = defs.resolve_job_def(job).execute_in_process(
-            instance=instance,
-            partition_key=cutoff.isoformat(),
-            raise_on_error=False,
-            run_config=_run_config(),
-        )
-        summary.runs.append((job, result.run_id, result.success))
-        if not result.success:
+        if not run(job, cutoff.isoformat(), job):
             return summary
-    targets = list(divisions) or cfg.target_names
+    targets = [t.strip() for t in divisions] or cfg.target_names
     for job in DIVISION_JOBS:
-        job_def = defs.resolve_job_def(job)
         for target in targets:
-            key = f"{cutoff.isoformat()}|{target.strip()}"
-            log.info("run job=%s partition=%s", job, key)
-            result = job_def.execute_in_process(
-                instance=instance,
-                partition_key=key,
-                raise_on_error=False,
-                run_config=_run_config(),
-            )
-            summary.runs.append((f"{job}[{target}]", result.run_id, result.success))
+            run(job, f"{cutoff.isoformat()}|{target}", f"{job}[{target}]")
     return summary
