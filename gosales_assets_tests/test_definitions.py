@@ -92,7 +92,7 @@ def test_ingest_and_star_end_to_end(env):
         meta = {m.asset_key.to_user_string(): m.metadata for m in mats}
         fact_meta = meta["star/fact_transactions"]
         assert fact_meta["dagster/partition_row_count"].value == 5
-        assert fact_meta["checksum"].value.startswith("md5:")
+        assert fact_meta["checksum"].value.startswith("rows=5;hash=")
         by_reason = meta["star/quarantine"]["quarantined_by_reason"].data
         assert by_reason == {"unknown_sku": 1}
         assert meta["star/dim_customer"]["orphan_customers"].value == 1

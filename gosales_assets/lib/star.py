@@ -118,8 +118,8 @@ def build_star(
         _build_tables(con, cfg, cutoff, out, part, c)
     finally:
         con.unregister("_sku_map")
-    for table, keys in STAR_TABLES.items():
-        out.checksums[table] = partition_checksum(con, table, part, ("cutoff", *keys))
+    for table in STAR_TABLES:
+        out.checksums[table] = partition_checksum(con, table, part)
         out.schemas[table] = column_schema(con, table)
     out.checks = star_checks(con, cutoff)
     return out

@@ -176,10 +176,7 @@ def build_feature_assets(
             )
             schemas = {t: column_schema(con, t) for t in (BASE, ALS)}
             sums = {
-                t: partition_checksum(
-                    con, t, {"cutoff": cutoff}, ("cutoff", "customer_id")
-                )
-                for t in (BASE, ALS)
+                t: partition_checksum(con, t, {"cutoff": cutoff}) for t in (BASE, ALS)
             }
         context.log.info(
             f"base features cutoff={cutoff} rows={rows[BASE]} als={method}"
@@ -247,9 +244,7 @@ def build_feature_assets(
         with store.store().transaction() as con:
             rows = write_matrix(con, cutoff, target, result)
             schema = column_schema(con, MATRIX)
-            checksum = partition_checksum(
-                con, MATRIX, part, ("cutoff", "division", "customer_id")
-            )
+            checksum = partition_checksum(con, MATRIX, part)
         context.log.info(f"feature matrix cutoff={cutoff} target={target} rows={rows}")
         info = result.info
         yield dg.MaterializeResult(

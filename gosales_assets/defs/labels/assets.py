@@ -141,7 +141,7 @@ def build_labels_asset(cfg: GosalesConfig, parts: Partitions) -> dg.AssetsDefini
             rows = replace_partition_frame(
                 con, TABLE, frame, partition=part, order_by=order
             )
-            checksum = partition_checksum(con, TABLE, part, order)
+            checksum = partition_checksum(con, TABLE, part)
             schema = column_schema(con, TABLE)
         positives = int(frame["label"].sum())
         context.log.info(

@@ -88,9 +88,7 @@ def fit_calibrator(method: str, s: np.ndarray, y: np.ndarray) -> Calibrator:
     if method == "platt":
         lr = LogisticRegression(C=1e6, solver="lbfgs", max_iter=1000, tol=1e-10)
         lr.fit(logit(s).reshape(-1, 1), y)
-        return Calibrator(
-            "platt", (float(lr.coef_[0, 0]), float(lr.intercept_[0]))
-        )
+        return Calibrator("platt", (float(lr.coef_[0, 0]), float(lr.intercept_[0])))
     if method == "isotonic":
         iso = IsotonicRegression(
             y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip"
@@ -153,9 +151,7 @@ def choose_calibrator(
     n = int(y.size)
     if n == 0 or pos == 0 or pos == n:
         return CalibrationChoice(IDENTITY, "calibration data has one class", {}, n, pos)
-    allowed = [
-        m for m in methods if m != "isotonic" or pos >= isotonic_min_positives
-    ]
+    allowed = [m for m in methods if m != "isotonic" or pos >= isotonic_min_positives]
     notes = []
     if "isotonic" in methods and "isotonic" not in allowed:
         notes.append(f"isotonic skipped: {pos} positives < {isotonic_min_positives}")
@@ -166,7 +162,9 @@ def choose_calibrator(
         if force == "none":
             return CalibrationChoice(IDENTITY, "uncalibrated (forced)", {}, n, pos)
         cal = fit_calibrator(force, oof, y)
-        return CalibrationChoice(cal, "; ".join([f"{force} (kept)", *notes]), {}, n, pos)
+        return CalibrationChoice(
+            cal, "; ".join([f"{force} (kept)", *notes]), {}, n, pos
+        )
     if not allowed:
         return CalibrationChoice(IDENTITY, "; ".join(notes), {}, n, pos)
     scores: dict[str, float] = {}

@@ -300,11 +300,12 @@ def evaluate(
 ) -> dict[str, float]:
     """The standard metric set of a scored cutoff (names as in ``docs/metrics.md``).
 
-    ``auc, pr_auc, brier, log_loss, calibration_mae, lift@K, capture@K`` for each K,
-    ``gp_lift@K`` for ``gp_k_percent``, ``prevalence``, ``rows``, ``positives``,
-    ``mean_p`` and ``score_std``, plus any ``extra`` metric names (``lift@K`` etc.).
-    When every score is equal the ranking carries no information: the ranking
-    metrics (lift, capture, gp_lift) are nan, AUC is 0.5 and PR-AUC the prevalence.
+    ``auc, pr_auc, brier, log_loss, calibration_mae``, ``lift@K`` and ``capture@K``
+    for each K, ``gp_weighted_lift@K`` for ``gp_k_percent``, ``prevalence``,
+    ``rows``, ``positives``, ``mean_p`` and ``score_std``, plus any ``extra`` metric
+    names (``lift@K`` etc.). When every score is equal the ranking carries no
+    information: lift, capture and GP-weighted lift are nan, AUC is 0.5 and PR-AUC
+    the prevalence.
     """
     from gosales_assets.lib.models.settings import k_label, metric_k
 
@@ -324,7 +325,7 @@ def evaluate(
     constant = pa.size == 0 or float(pa.max() - pa.min()) == 0.0
     ks = list(top_k_percents)
     wanted = [f"lift@{k_label(k)}" for k in ks] + [f"capture@{k_label(k)}" for k in ks]
-    wanted.append(f"gp_lift@{k_label(gp_k_percent)}")
+    wanted.append(f"gp_weighted_lift@{k_label(gp_k_percent)}")
     wanted += [e for e in extra if metric_k(e) is not None and e not in wanted]
     for name in wanted:
         kind, k = name.split("@")[0], metric_k(name)

@@ -26,14 +26,14 @@ _FIXED_METRICS = {
     "log_loss": False,
     "calibration_mae": False,
 }
-_AT_K = re.compile(r"^(lift|capture|gp_lift)@(\d+(?:\.\d+)?)$")
+_AT_K = re.compile(r"^(lift|capture|gp_weighted_lift)@(\d+(?:\.\d+)?)$")
 
 
 def metric_direction(name: str) -> bool:
     """True when a larger value of the named metric is better.
 
     Known names: ``auc``, ``pr_auc``, ``brier``, ``log_loss``, ``calibration_mae``,
-    ``lift@K``, ``capture@K``, ``gp_lift@K`` (K a percentage).
+    ``lift@K``, ``capture@K``, ``gp_weighted_lift@K`` (K a percentage).
     """
     if name in _FIXED_METRICS:
         return _FIXED_METRICS[name]
@@ -41,7 +41,7 @@ def metric_direction(name: str) -> bool:
         return True
     raise ValueError(
         f"unknown metric {name!r}; use one of {sorted(_FIXED_METRICS)} or "
-        "lift@K / capture@K / gp_lift@K"
+        "lift@K / capture@K / gp_weighted_lift@K"
     )
 
 
@@ -204,7 +204,7 @@ class ModelingSettings:
 
     @property
     def gp_lift_metric(self) -> str:
-        return f"gp_lift@{_fmt_k(self.gp_lift_k_percent)}"
+        return f"gp_weighted_lift@{_fmt_k(self.gp_lift_k_percent)}"
 
 
 def _fmt_k(k: float) -> str:

@@ -1,0 +1,278 @@
+"""Model families: grids, deterministic fits and the fitted scorers.
+
+A *scorer* is the fitted, family-specific part of a model: it maps a float64 feature
+matrix to a raw score in (0, 1) and to per-feature contributions on the log-odds
+scale. Scorers hold plain arrays or XGBoost's UBJSON bytes, never a pickled estimator,
+so serialized models are canonical (byte-stable) and hashable.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xgboost as xgb
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.class_weight import compute_sample_weight
+
+from gosales_assets.lib.models.calibration import sigmoid
+from gosales_assets.lib.models.settings import ModelingSettings
+
+
+def grid(settings: ModelingSettings) -> list[tuple[str, dict[str, Any]]]:
+    """Every (family, hyper-parameters) point, in a fixed order."""
+    points: list[tuple[str, dict[str, Any]]] = []
+    for fam in settings.families:
+        if fam == "xgboost":
+            for depth, lr, mcw in itertools.product(
+                settings.xgb_max_depth,
+                settings.xgb_learning_rate,
+                settings.xgb_min_child_weight,
+            ):
+                points.append(
+                    (
+                        fam,
+                        {
+                            "max_depth": int(depth),
+                            "learning_rate": float(lr),
+                            "min_child_weight": float(mcw),
+                        },
+                    )
+                )
+        elif fam == "logreg":
+            for c, l1 in itertools.product(settings.logreg_c, settings.logreg_l1_ratio):
+                points.append((fam, {"C": float(c), "l1_ratio": float(l1)}))
+    return points
+
+
+def balanced_weights(y: np.ndarray) -> np.ndarray:
+    """``n / (2 * n_class)`` per row (sklearn's "balanced" sample weights)."""
+    return compute_sample_weight("balanced", y).astype(np.float64)
+
+
+@dataclass
+class Dataset:
+    """A feature matrix with labels and balanced weights (+ a cached DMatrix)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    w: np.ndarray = field(init=False)
+    _dmatrix: xgb.DMatrix | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.w = balanced_weights(self.y)
+
+    def dmatrix(self, nthread: int) -> xgb.DMatrix:
+        if self._dmatrix is None:
+            self._dmatrix = xgb.DMatrix(
+                self.X, label=self.y, weight=self.w, nthread=nthread
+            )
+        return self._dmatrix
+
+
+@dataclass(frozen=True)
+class LinearScorer:
+    """Standardize, then logistic regression: ``sigmoid(((x - m) / s) . c + b)``."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    family: str = "logreg"
+
+    def _z(self, X: np.ndarray) -> np.ndarray:
+        return (X - self.mean) / self.scale
+
+    def raw(self, X: np.ndarray) -> np.ndarray:
+        return sigmoid(self._z(X) @ self.coef + self.intercept)
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """Exact linear SHAP values (log-odds) against the training mean."""
+        return self._z(X) * self.coef
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "family": "logreg",
+            "mean": self.mean.astype(np.float64).tobytes(),
+            "scale": self.scale.astype(np.float64).tobytes(),
+            "coef": self.coef.astype(np.float64).tobytes(),
+            "intercept": float(self.intercept),
+        }
+
+    @classmethod
+    def from_state(cls, st: dict[str, Any]) -> LinearScorer:
+        return cls(
+            mean=np.frombuffer(st["mean"], dtype=np.float64).copy(),
+            scale=np.frombuffer(st["scale"], dtype=np.float64).copy(),
+            coef=np.frombuffer(st["coef"], dtype=np.float64).copy(),
+            intercept=float(st["intercept"]),
+        )
+
+
+@dataclass(frozen=True)
+class TreeScorer:
+    """An XGBoost booster kept as its UBJSON bytes (``save_raw("ubj")``)."""
+
+    raw_model: bytes
+    n_trees: int
+    nthread: int = 1
+    family: str = "xgboost"
+    _booster: list[xgb.Booster] = field(default_factory=list, repr=False, compare=False)
+
+    def booster(self) -> xgb.Booster:
+        if not self._booster:
+            b = xgb.Booster()
+            b.load_model(bytearray(self.raw_model))
+            b.set_param({"nthread": self.nthread})
+            self._booster.append(b)
+        return self._booster[0]
+
+    def raw(self, X: np.ndarray) -> np.ndarray:
+        if X.shape[0] == 0:
+            return np.empty(0, dtype=np.float64)
+        out = self.booster().inplace_predict(X, iteration_range=(0, self.n_trees))
+        return np.asarray(out, dtype=np.float64)
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """TreeSHAP values (log-odds), bias column dropped."""
+        d = xgb.DMatrix(X, nthread=self.nthread)
+        out = self.booster().predict(
+            d, pred_contribs=True, iteration_range=(0, self.n_trees)
+        )
+        return np.asarray(out, dtype=np.float64)[:, :-1]
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "family": "xgboost",
+            "raw_model": self.raw_model,
+            "n_trees": self.n_trees,
+        }
+
+    @classmethod
+    def from_state(cls, st: dict[str, Any], nthread: int = 1) -> TreeScorer:
+        return cls(
+            raw_model=st["raw_model"], n_trees=int(st["n_trees"]), nthread=nthread
+        )
+
+
+Scorer = LinearScorer | TreeScorer
+
+
+def scorer_from_state(st: dict[str, Any], nthread: int = 1) -> Scorer:
+    if st["family"] == "logreg":
+        return LinearScorer.from_state(st)
+    return TreeScorer.from_state(st, nthread=nthread)
+
+
+@dataclass(frozen=True)
+class FitResult:
+    scorer: Scorer
+    best_iteration: int | None = None  # xgboost: 0-based index of the best round
+    converged: bool = True
+    note: str = ""
+
+
+def xgb_params(params: dict[str, Any], settings: ModelingSettings) -> dict[str, Any]:
+    return {
+        "objective": "binary:logistic",
+        "eval_metric": "logloss",
+        "tree_method": settings.xgb_tree_method,
+        "max_depth": params["max_depth"],
+        "eta": params["learning_rate"],
+        "min_child_weight": params["min_child_weight"],
+        "subsample": settings.xgb_subsample,
+        "colsample_bytree": settings.xgb_colsample_bytree,
+        "max_bin": settings.xgb_max_bin,
+        "nthread": settings.xgb_n_jobs,
+        "seed": settings.seed,
+        "verbosity": 0,
+    }
+
+
+def fit_xgboost(
+    params: dict[str, Any],
+    train: Dataset,
+    settings: ModelingSettings,
+    *,
+    valid: Dataset | None = None,
+    n_rounds: int | None = None,
+) -> FitResult:
+    """Fit with balanced weights. With ``valid`` and early stopping enabled, stop on
+    the validation (balanced) log loss and keep exactly ``best_iteration + 1`` trees;
+    otherwise fit ``n_rounds`` (default ``xgb_n_estimators``) rounds."""
+    nthread = settings.xgb_n_jobs
+    p = xgb_params(params, settings)
+    early = valid is not None and settings.xgb_early_stopping_rounds > 0
+    rounds = n_rounds if n_rounds is not None else settings.xgb_n_estimators
+    if early:
+        assert valid is not None
+        booster = xgb.train(
+            p,
+            train.dmatrix(nthread),
+            num_boost_round=settings.xgb_n_estimators,
+            evals=[(valid.dmatrix(nthread), "validation")],
+            early_stopping_rounds=settings.xgb_early_stopping_rounds,
+            verbose_eval=False,
+        )
+        best = int(booster.best_iteration)
+        booster = booster[: best + 1]
+    else:
+        booster = xgb.train(p, train.dmatrix(nthread), num_boost_round=rounds)
+        best = rounds - 1
+    raw = bytes(booster.save_raw(raw_format="ubj"))
+    return FitResult(TreeScorer(raw, best + 1, nthread), best_iteration=best)
+
+
+def fit_logreg(
+    params: dict[str, Any], train: Dataset, settings: ModelingSettings
+) -> FitResult:
+    """StandardScaler (unweighted) then LogisticRegression with balanced weights.
+
+    ``l1_ratio == 0`` is an L2 penalty (lbfgs); otherwise elastic-net (saga, seeded).
+    """
+    scaler = StandardScaler().fit(train.X)
+    z = scaler.transform(train.X)
+    l1 = params["l1_ratio"]
+    model = LogisticRegression(
+        C=params["C"],
+        l1_ratio=l1,
+        solver="lbfgs" if l1 == 0 else "saga",
+        max_iter=settings.logreg_max_iter,
+        tol=settings.logreg_tol,
+        random_state=settings.seed,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        model.fit(z, train.y, sample_weight=train.w)
+    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    scorer = LinearScorer(
+        mean=np.asarray(scaler.mean_, dtype=np.float64),
+        scale=np.asarray(scaler.scale_, dtype=np.float64),
+        coef=np.asarray(model.coef_[0], dtype=np.float64),
+        intercept=float(model.intercept_[0]),
+    )
+    note = (
+        "" if converged else f"not converged in {settings.logreg_max_iter} iterations"
+    )
+    return FitResult(scorer, converged=converged, note=note)
+
+
+def fit_family(
+    family: str,
+    params: dict[str, Any],
+    train: Dataset,
+    settings: ModelingSettings,
+    *,
+    valid: Dataset | None = None,
+    n_rounds: int | None = None,
+) -> FitResult:
+    if family == "xgboost":
+        return fit_xgboost(params, train, settings, valid=valid, n_rounds=n_rounds)
+    if family == "logreg":
+        return fit_logreg(params, train, settings)
+    raise ValueError(f"unknown family {family!r}")
