@@ -48,3 +48,17 @@ def test_month_ends():
 def test_parse_date_message():
     with pytest.raises(ValueError, match="--cutoff: '2024-13-01' is not a date"):
         parse_date("2024-13-01", "--cutoff")
+
+
+def test_training_cutoffs_close_their_windows():
+    from gosales_assets.lib.timeutil import training_cutoffs
+
+    got = training_cutoffs(D(2026, 6, 30), 6, 3, 6)
+    assert got == [D(2024, 12, 31), D(2025, 6, 30), D(2025, 12, 31)]
+    # mid-month model cutoff: the newest training window must end on or before it
+    got = training_cutoffs(D(2026, 6, 15), 6, 2, 3)
+    assert got == [D(2025, 8, 31), D(2025, 11, 30)]
+    for t in got:
+        assert window_end(t, 6) <= D(2026, 6, 15)
+    with pytest.raises(ValueError):
+        training_cutoffs(D(2026, 6, 30), 6, 0, 6)

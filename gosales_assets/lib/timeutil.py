@@ -53,3 +53,28 @@ def parse_date(text: str, what: str = "date") -> dt.date:
         return dt.date.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"{what}: {text!r} is not a date in YYYY-MM-DD form") from None
+
+
+def last_month_end(day: dt.date) -> dt.date:
+    """The newest month-end on or before ``day``."""
+    if is_month_end(day):
+        return day
+    first = day.replace(day=1)
+    return first - dt.timedelta(days=1)
+
+
+def training_cutoffs(
+    cutoff: dt.date, window_months: int, count: int, spacing_months: int
+) -> list[dt.date]:
+    """Month-end training cutoffs for a model at ``cutoff``, oldest first.
+
+    Every returned ``t`` has its label window closed by ``cutoff``
+    (``window_end(t, W) <= cutoff``), so a model at ``cutoff`` never learns from a
+    label dated after it. The newest is the out-of-time validation cutoff.
+    """
+    if count < 1 or spacing_months < 1:
+        raise ValueError("count and spacing_months must be >= 1")
+    newest = last_month_end(cutoff)
+    while window_end(newest, window_months) > cutoff:
+        newest = last_month_end(newest.replace(day=1) - dt.timedelta(days=1))
+    return [add_months(newest, -spacing_months * k) for k in range(count - 1, -1, -1)]
