@@ -162,12 +162,20 @@ def generate(
 @click.option(
     "--skip-ingest", is_flag=True, help="Reuse the raw tables of the last ingestion."
 )
+@click.option(
+    "--train/--no-train",
+    default=True,
+    show_default=True,
+    help="Train the models at the cutoff (with every upstream partition they need); "
+    "--no-train scores with the newest registered models.",
+)
 @click.pass_context
 def run(
     ctx: click.Context,
     cutoff: dt.date | None,
     divisions: tuple[str, ...],
     skip_ingest: bool,
+    train: bool,
 ) -> None:
     """Materialize everything that exists for a cutoff, through the Dagster instance."""
     from gosales_assets.runner import run_pipeline
@@ -184,7 +192,7 @@ def run(
             f"{cutoff} is before partitions.cutoff_start {cfg.partitions.cutoff_start}",
             param_hint="--cutoff",
         )
-    summary = run_pipeline(cfg, cutoff, divisions, skip_ingest=skip_ingest)
+    summary = run_pipeline(cfg, cutoff, divisions, skip_ingest=skip_ingest, train=train)
     for job, run_id, ok in summary.runs:
         click.echo(f"{job}: {'succeeded' if ok else 'FAILED'} (run {run_id})")
     if not summary.success:

@@ -19,7 +19,7 @@ import os
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -256,9 +256,43 @@ class GosalesConfig(_Strict):
     ingest: IngestConfig = IngestConfig()
     labels: LabelsConfig = LabelsConfig()
     features: FeaturesConfig = FeaturesConfig()
+    # Validated by the pure settings classes (lib/models, lib/whitespace), so the keys
+    # and their defaults are defined once; unknown keys are refused there too.
+    modeling: dict[str, Any] = Field(default_factory=dict)
+    whitespace: dict[str, Any] = Field(default_factory=dict)
     targets: tuple[TargetConfig, ...]
     sample_data: SampleDataConfig
     sku_map: SkuMap
+
+    @field_validator("modeling")
+    @classmethod
+    def _modeling(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from gosales_assets.lib.models.settings import ModelingSettings
+
+        ModelingSettings.from_dict(value)  # raises ValueError naming the key
+        return value
+
+    @field_validator("whitespace")
+    @classmethod
+    def _whitespace(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from gosales_assets.lib.whitespace.settings import WhitespaceSettings
+
+        WhitespaceSettings.from_dict(value)
+        return value
+
+    @property
+    def modeling_settings(self) -> Any:
+        """The validated :class:`ModelingSettings`."""
+        from gosales_assets.lib.models.settings import ModelingSettings
+
+        return ModelingSettings.from_dict(self.modeling)
+
+    @property
+    def whitespace_settings(self) -> Any:
+        """The validated :class:`WhitespaceSettings`."""
+        from gosales_assets.lib.whitespace.settings import WhitespaceSettings
+
+        return WhitespaceSettings.from_dict(self.whitespace)
 
     @model_validator(mode="after")
     def _targets_known(self) -> GosalesConfig:

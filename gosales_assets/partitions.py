@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from gosales_assets.config import GosalesConfig
+from gosales_assets.lib.timeutil import training_cutoffs
 
 CUTOFF_DIM = "cutoff"
 DIVISION_DIM = "division"
@@ -47,3 +48,15 @@ def keys_by_dimension(
     """Split a multi-partition key (also when it arrives as a plain str)."""
     mpk = partitions_def.get_partition_key_from_str(str(partition_key))
     return dict(mpk.keys_by_dimension)
+
+
+def training_plan(cfg: GosalesConfig, cutoff: dt.date, target: str) -> list[dt.date]:
+    """The month-end training cutoffs of the model of ``target`` at ``cutoff``
+    (oldest first; the newest is the out-of-time validation cutoff)."""
+    s = cfg.modeling_settings
+    return training_cutoffs(
+        cutoff,
+        cfg.window_months(target),
+        s.training_cutoff_count,
+        s.training_cutoff_spacing_months,
+    )

@@ -18,6 +18,7 @@ import dagster as dg
 
 from gosales_assets.config import GosalesConfig
 from gosales_assets.lib.timeutil import month_ends
+from gosales_assets.partitions import training_plan
 
 log = logging.getLogger("gosales.runner")
 
@@ -26,6 +27,9 @@ STAR_JOB = "star_job"
 # jobs partitioned by (cutoff, division), run in this order for every requested target
 DIVISION_JOBS = ("labels_job", "feature_matrix_job")
 CUTOFF_JOBS = (STAR_JOB, "features_base_job")
+MODEL_JOB = "model_job"
+# jobs run per (cutoff, division) after the model, at the run's cutoff only
+SCORING_JOBS: tuple[str, ...] = ()
 
 
 @dataclass
@@ -100,9 +104,12 @@ def run_pipeline(
     skip_ingest: bool = False,
     instance: dg.DagsterInstance | None = None,
     observer: Observer | None = None,
+    train: bool = True,
 ) -> RunSummary:
     """Ingest (unless skipped) and materialize everything that exists for ``cutoff``.
 
+    With ``train``, also every upstream partition the models need (star, features and
+    labels at each training cutoff) and the model of every target at ``cutoff``.
     ``cutoff=None`` picks the newest month-end covered by the ingested data.
     """
     for name in divisions:
@@ -111,14 +118,15 @@ def run_pipeline(
     instance = instance or dagster_instance(cfg)
     summary = RunSummary(cutoff=cutoff or dt.date.min)
 
-    def run(job: str, key: str | None, label: str) -> bool:
+    def run(job: str, key: str | None) -> bool:
         result = execute(defs, instance, job, key)
+        label = job if key is None else f"{job}[{key}]"
         summary.runs.append((label, result.run_id, result.success))
         if observer is not None:
             observer(job, key, result, instance)
         return bool(result.success)
 
-    if not skip_ingest and not run(INGEST_JOB, None, INGEST_JOB):
+    if not skip_ingest and not run(INGEST_JOB, None):
         return summary
     if cutoff is None:
         from gosales_assets.lib.store import Store
@@ -130,11 +138,19 @@ def run_pipeline(
         cutoff = newest_cutoff(last, cfg.partitions.cutoff_start)
         log.info("chose newest complete cutoff=%s last_order_date=%s", cutoff, last)
     summary.cutoff = cutoff
-    for job in CUTOFF_JOBS:
-        if not run(job, cutoff.isoformat(), job):
-            return summary
     targets = [t.strip() for t in divisions] or cfg.target_names
-    for job in DIVISION_JOBS:
-        for target in targets:
-            run(job, f"{cutoff.isoformat()}|{target}", f"{job}[{target}]")
+    plans = {t: training_plan(cfg, cutoff, t) if train else [] for t in targets}
+    cutoffs = sorted({c for plan in plans.values() for c in plan} | {cutoff})
+    for c in cutoffs:
+        for job in CUTOFF_JOBS:
+            if not run(job, c.isoformat()):
+                return summary
+    for target in targets:
+        for c in [*plans[target], cutoff]:
+            for job in DIVISION_JOBS:
+                run(job, f"{c.isoformat()}|{target}")
+        if train:
+            run(MODEL_JOB, f"{cutoff.isoformat()}|{target}")
+        for job in SCORING_JOBS:
+            run(job, f"{cutoff.isoformat()}|{target}")
     return summary

@@ -37,3 +37,9 @@ feature_matrix_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(["features", "feature_matrix"]),
     description="The feature matrix of one (cutoff, division).",
 )
+
+model_job = dg.define_asset_job(
+    "model_job",
+    selection=dg.AssetSelection.groups("models"),
+    description="Train the calibrated model of one (cutoff, division).",
+)
