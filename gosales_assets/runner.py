@@ -29,7 +29,8 @@ DIVISION_JOBS = ("labels_job", "feature_matrix_job")
 CUTOFF_JOBS = (STAR_JOB, "features_base_job")
 MODEL_JOB = "model_job"
 # jobs run per (cutoff, division) after the model, at the run's cutoff only
-SCORING_JOBS: tuple[str, ...] = ()
+SCORING_JOBS: tuple[str, ...] = ("scoring_job",)
+ACCOUNTS_JOB = "whitespace_accounts_job"
 
 
 @dataclass
@@ -153,4 +154,5 @@ def run_pipeline(
             run(MODEL_JOB, f"{cutoff.isoformat()}|{target}")
         for job in SCORING_JOBS:
             run(job, f"{cutoff.isoformat()}|{target}")
+    run(ACCOUNTS_JOB, cutoff.isoformat())
     return summary

@@ -43,3 +43,17 @@ model_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups("models"),
     description="Train the calibrated model of one (cutoff, division).",
 )
+
+scoring_job = dg.define_asset_job(
+    "scoring_job",
+    selection=dg.AssetSelection.assets(
+        ["scoring", "icp_scores"], ["scoring", "whitespace"]
+    ),
+    description="ICP scores and the whitespace list of one (cutoff, division).",
+)
+
+whitespace_accounts_job = dg.define_asset_job(
+    "whitespace_accounts_job",
+    selection=dg.AssetSelection.assets(["scoring", "whitespace_accounts"]),
+    description="The cross-division whitespace list of one cutoff, and its export.",
+)
