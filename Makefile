@@ -21,6 +21,7 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/gosales generate --out "$(GOSALES_RAW_DIR)"
 	$(BIN)/gosales run --cutoff latest
+	$(BIN)/gosales top --n 10
 
 ## test: set up, lint, run the test suite (slow suites excluded; see test-slow)
 test: setup

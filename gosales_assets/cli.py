@@ -253,6 +253,43 @@ def bench(ctx: click.Context, scale: str, workdir: Path | None) -> None:
         raise click.ClickException("a benchmark run failed; see the log above")
 
 
+@main.command()
+@click.option(
+    "--cutoff",
+    default="latest",
+    show_default=True,
+    callback=_date,
+    help="Cutoff date YYYY-MM-DD, or 'latest' for the newest scored cutoff.",
+)
+@click.option("--division", default=None, help="Only this target (default: all).")
+@click.option(
+    "--n",
+    "limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="How many opportunities to print.",
+)
+@click.pass_context
+def top(
+    ctx: click.Context, cutoff: dt.date | None, division: str | None, limit: int
+) -> None:
+    """Print the best whitespace opportunities with their reasons."""
+    from gosales_assets.lib.summary import top_opportunities
+
+    cfg = _config(ctx)
+    if division is not None and division.strip() not in cfg.target_names:
+        raise click.BadParameter(
+            f"unknown target {division!r}; known: {', '.join(cfg.target_names)}",
+            param_hint="--division",
+        )
+    if not cfg.duckdb_path.exists():
+        raise click.ClickException(
+            f"no curated store at {cfg.duckdb_path}; run `gosales run` first"
+        )
+    click.echo(top_opportunities(cfg, cutoff, division, limit))
+
+
 def _print_summary(cfg: GosalesConfig, cutoff: dt.date | None) -> None:
     from gosales_assets.lib.summary import store_summary
 

@@ -54,3 +54,53 @@ def store_summary(cfg: GosalesConfig, cutoff: dt.date | None = None) -> str:
         + (", ".join(f"{r}={n}" for r, n in quarantine) if quarantine else "none"),
     ]
     return "\n".join(lines)
+
+
+def top_opportunities(
+    cfg: GosalesConfig, cutoff: dt.date | None, division: str | None, limit: int
+) -> str:
+    """The best opportunities of the cross-division list (or one target's list)."""
+    store = Store(cfg.duckdb_path, cfg.ingest.lock_timeout_seconds)
+    with store.connect(read_only=True) as con:
+        if cutoff is None:
+            row = con.execute(
+                "SELECT max(cutoff) FROM scoring.whitespace_accounts"
+            ).fetchone()
+            if not row or row[0] is None:
+                return "no whitespace list has been materialized yet"
+            cutoff = row[0]
+        if division is None:
+            rows = con.execute(
+                "SELECT w.list_rank, w.customer_id, w.target, w.score, w.p_icp, "
+                "w.grade, w.rep, concat_ws('; ', i.reason_1, i.reason_2, i.reason_3) "
+                "FROM scoring.whitespace_accounts w LEFT JOIN scoring.icp_scores i "
+                "ON i.cutoff = w.cutoff AND i.division = w.target "
+                "AND i.customer_id = w.customer_id "
+                "WHERE w.cutoff = ? ORDER BY w.list_rank LIMIT ?",
+                [cutoff, limit],
+            ).fetchall()
+        else:
+            rows = con.execute(
+                "SELECT w.rank, w.customer_id, w.division, w.score, w.p_icp, "
+                "w.grade, w.rep, concat_ws('; ', i.reason_1, i.reason_2, i.reason_3) "
+                "FROM scoring.whitespace w LEFT JOIN scoring.icp_scores i "
+                "ON i.cutoff = w.cutoff AND i.division = w.division "
+                "AND i.customer_id = w.customer_id "
+                "WHERE w.cutoff = ? AND w.division = ? AND w.selected "
+                "ORDER BY w.rank LIMIT ?",
+                [cutoff, division.strip(), limit],
+            ).fetchall()
+    title = f"Top {limit} whitespace opportunities at {cutoff}"
+    if division:
+        title += f" for {division.strip()}"
+    lines = [title, ""]
+    for rank, cid, target, score, p, grade, rep, reason in rows:
+        lines.append(
+            f"{rank:>4}. {cid:<14} {target:<16} score {score:.3f} p {p:.3f} "
+            f"grade {grade}  rep {rep or '-'}"
+        )
+        if reason:
+            lines.append(f"      why: {reason}")
+    if not rows:
+        lines.append("  (no selected opportunities)")
+    return "\n".join(lines)

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -70,7 +71,9 @@ def global_importance(
         ), "linear_shap (exact, log-odds, training-mean baseline)"
     if isinstance(scorer, TreeScorer):
         try:
-            import shap
+            with warnings.catch_warnings():  # shap's import warns about matplotlib
+                warnings.simplefilter("ignore")
+                import shap
 
             explainer = shap.TreeExplainer(scorer.booster())
             sv = np.asarray(explainer.shap_values(X), dtype=np.float64)

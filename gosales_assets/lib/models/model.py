@@ -76,7 +76,7 @@ def feature_matrix(features: pl.DataFrame, names: Sequence[str]) -> np.ndarray:
     return X
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TrainedModel:
     """A calibrated model with its out-of-time evaluation (see docs/metrics.md).
 

@@ -33,26 +33,28 @@ from gosales_assets.lib.models.calibration import (
     choose_calibrator,
     group_folds,
 )
-from gosales_assets.lib.models.data import TrainingData, counts_frame, prepare
-from gosales_assets.lib.models.families import Dataset, FitResult, fit_family, grid
-from gosales_assets.lib.models.importance import (
-    empty_importance,
-    global_importance,
-    sample_rows,
+from gosales_assets.lib.models.data import prepare
+from gosales_assets.lib.models.families import (
+    Dataset,
+    FitResult,
+    described_params,
+    fit_family,
+    grid,
 )
-from gosales_assets.lib.models.model import PriorRateModel, TrainedModel, smoothed_rate
+from gosales_assets.lib.models.importance import global_importance, sample_rows
+from gosales_assets.lib.models.model import TrainedModel
+from gosales_assets.lib.models.outcome import (
+    PROTOCOL_NOTE,
+    base_kwargs,
+    fallback_model,
+    guard,
+    metric_set,
+    selection_frame,
+)
 from gosales_assets.lib.models.selection import select_configuration
 from gosales_assets.lib.models.settings import ModelingSettings, k_label
 
 log = logging.getLogger("gosales.models")
-
-PROTOCOL_NOTE = (
-    "Reported metrics are out-of-time: the selected configuration was fit on the "
-    "training cutoffs only and scored on the validation cutoff. The shipped model is "
-    "the same configuration refit on all cutoffs (training + validation). Validation "
-    "labels are used for xgboost early stopping and for selection, never for "
-    "fitting or choosing a calibrator."
-)
 
 
 @dataclass
@@ -60,20 +62,6 @@ class _Candidate:
     fit: FitResult
     choice: CalibrationChoice
     calibrated_valid: np.ndarray
-
-
-def _metrics(
-    y: np.ndarray, p: np.ndarray, gp: np.ndarray | None, s: ModelingSettings
-) -> dict[str, float]:
-    return mx.evaluate(
-        y,
-        p,
-        gp,
-        top_k_percents=s.top_k_percents,
-        gp_k_percent=s.gp_lift_k_percent,
-        n_bins=s.calibration_bins,
-        extra=(s.selection_metric, s.selection_tie_break),
-    )
 
 
 def _fold_sets(
@@ -132,35 +120,6 @@ def _calibrate(
     )
 
 
-def _guard(data: TrainingData, names: Sequence[str], s: ModelingSettings) -> str | None:
-    """Reason to fall back before fitting anything, or None."""
-    t, v = data.train_mask, data.valid_mask
-    yt, yv = data.y[t], data.y[v]
-    if not names:
-        return "no_features: the feature list is empty"
-    if not v.any():
-        return (
-            "no_validation_rows: no example at the validation cutoff "
-            f"{data.validation_cutoff}"
-        )
-    if not t.any():
-        return "no_training_cutoffs: only the validation cutoff has examples"
-    if yt.sum() < s.min_positives_train:
-        return f"too_few_training_positives: {int(yt.sum())} < {s.min_positives_train}"
-    if yt.sum() == yt.size:
-        return "no_training_negatives: every training example is positive"
-    if yv.sum() == 0:
-        return "no_validation_positives: the validation cutoff has no positive"
-    if yv.sum() < s.min_positives_validation:
-        return (
-            f"too_few_validation_positives: {int(yv.sum())} < "
-            f"{s.min_positives_validation}"
-        )
-    if yv.sum() == yv.size:
-        return "no_validation_negatives: every validation example is positive"
-    return None
-
-
 def _row(family: str, params: dict[str, Any]) -> dict[str, Any]:
     return {
         "family": family,
@@ -196,7 +155,7 @@ def _evaluate_point(
         if not np.all(np.isfinite(raw_v)):
             row.update(status="degenerate", note="non-finite validation scores")
             return row, None
-        raw_m = _metrics(valid.y, raw_v, gp_valid, s)
+        raw_m = metric_set(valid.y, raw_v, gp_valid, s)
         row.update({f"raw_{k}": v for k, v in raw_m.items()})
         std = float(raw_v.std())
         if std < s.degenerate_std or not math.isfinite(raw_m["auc"]):
@@ -213,119 +172,12 @@ def _evaluate_point(
         row["cv_brier_platt"] = choice.cv_brier.get("platt")
         row["cv_brier_isotonic"] = choice.cv_brier.get("isotonic")
         cal_v = choice.calibrator.transform(raw_v)
-        row.update(_metrics(valid.y, cal_v, gp_valid, s))
+        row.update(metric_set(valid.y, cal_v, gp_valid, s))
         return row, _Candidate(fit, choice, cal_v)
     except Exception as err:  # recorded in the selection table
         log.warning("grid point %s %s failed: %s", family, params, err)
         row.update(status="error", note=f"{type(err).__name__}: {err}")
         return row, None
-
-
-def _selection_frame(rows: list[dict[str, Any]], selected: int | None) -> pl.DataFrame:
-    fixed: dict[str, pl.DataType] = {
-        "family": pl.String(),
-        "params": pl.String(),
-        "status": pl.String(),
-        "note": pl.String(),
-        "best_iteration": pl.Int64(),
-        "converged": pl.Boolean(),
-        "calibration": pl.String(),
-        "calibration_reason": pl.String(),
-        "cv_brier_platt": pl.Float64(),
-        "cv_brier_isotonic": pl.Float64(),
-    }
-    metric_cols: list[str] = []
-    for r in rows:
-        for k in r:
-            if k not in fixed and k not in metric_cols:
-                metric_cols.append(k)
-    plain = [c for c in metric_cols if not c.startswith("raw_")]
-    raw = [c for c in metric_cols if c.startswith("raw_")]
-    schema = {
-        **fixed,
-        **dict.fromkeys(plain + raw, pl.Float64()),
-        "selected": pl.Boolean(),
-    }
-    data = []
-    for i, r in enumerate(rows):
-        rec = {k: r.get(k) for k in schema if k != "selected"}
-        for k in plain + raw:
-            v = rec[k]
-            rec[k] = None if v is None or not math.isfinite(float(v)) else float(v)
-        rec["selected"] = i == selected
-        data.append(rec)
-    return pl.DataFrame(data, schema=schema)
-
-
-def _base_kwargs(
-    data: TrainingData, names: Sequence[str], s: ModelingSettings
-) -> dict[str, Any]:
-    t = data.train_mask
-    return {
-        "feature_names": tuple(names),
-        "training_cutoffs": data.cutoffs(t),
-        "validation_cutoff": data.validation_cutoff,
-        "evaluation_fit_cutoffs": data.cutoffs(t),
-        "evaluation_fit_rows": int(t.sum()),
-        "counts": counts_frame(data),
-        "selection_metric": s.selection_metric,
-        "selection_tie_break": s.selection_tie_break,
-        "seed": s.seed,
-        "settings": s.to_dict(),
-    }
-
-
-def _fallback(
-    data: TrainingData,
-    names: Sequence[str],
-    s: ModelingSettings,
-    reason: str,
-    rows: list[dict[str, Any]] | None,
-    timings: dict[str, float],
-) -> TrainedModel:
-    """The prior-rate model: smoothed prevalence of the training cutoffs, evaluated
-    on the validation cutoff; shipped with the prevalence of all cutoffs."""
-    log.warning("modeling fallback: %s", reason)
-    t, v = data.train_mask, data.valid_mask
-    a = s.prior_pseudo_count
-    prior_train = smoothed_rate(int(data.y[t].sum()), int(t.sum()), a)
-    prior_all = smoothed_rate(int(data.y.sum()), int(data.y.size), a)
-    metrics: dict[str, float] = {}
-    gains = mx.gains_by_decile([], [])
-    bins = mx.calibration_bins([], [], s.calibration_bins)
-    if v.any() and t.any():
-        pv = np.full(int(v.sum()), prior_train)
-        gpv = None if data.gp is None else data.gp[v]
-        metrics = _metrics(data.y[v], pv, gpv, s)
-        gains = mx.gains_by_decile(data.y[v], pv, gpv)
-        bins = mx.calibration_bins(data.y[v], pv, s.calibration_bins)
-    return TrainedModel(
-        **_base_kwargs(data, names, s),
-        family="prior_rate",
-        params={"rate": prior_all, "pseudo_count": a},
-        calibration="none",
-        calibration_reason="fallback model (constant prior rate)",
-        is_fallback=True,
-        fallback_reason=reason,
-        calibration_fit_rows=0,
-        shipped_fit_cutoffs=data.cutoffs(np.ones(data.y.size, dtype=bool)),
-        shipped_fit_rows=int(data.y.size),
-        validation_metrics=metrics,
-        gains=gains,
-        calibration_bins=bins,
-        thresholds={k_label(k): prior_all for k in s.top_k_percents},
-        selection_table=_selection_frame(rows or [], None),
-        shap_importance=empty_importance(),
-        importance_method="none (fallback model)",
-        notes=(
-            PROTOCOL_NOTE,
-            f"Fallback: {reason}. Validation metrics are those of the training-cutoff "
-            f"prior ({prior_train:.6g}); ranking metrics are undefined for a "
-            "constant score.",
-        ),
-        scorer=PriorRateModel(prior_all),
-        timings=timings,
-    )
 
 
 def train_model(
@@ -341,9 +193,9 @@ def train_model(
     start = time.perf_counter()
     data = prepare(examples, names, validation_cutoff)
     timings["prepare_s"] = time.perf_counter() - start
-    reason = _guard(data, names, s)
+    reason = guard(data, names, s)
     if reason is not None:
-        return _fallback(data, names, s, reason, None, timings)
+        return fallback_model(data, names, s, reason, None, timings)
 
     t, v = data.train_mask, data.valid_mask
     train, valid = Dataset(data.X[t], data.y[t]), Dataset(data.X[v], data.y[v])
@@ -352,12 +204,12 @@ def train_model(
     fold_sets = _fold_sets(train, folds)
     rows: list[dict[str, Any]] = []
     cands: list[_Candidate | None] = []
-    for family, params in grid(s):
+    for i, (family, params) in enumerate(grid(s)):
         t0 = time.perf_counter()
         row, cand = _evaluate_point(
             family, params, train, valid, gp_valid, folds, fold_sets, s
         )
-        timings[f"grid:{family}:{row['params']}_s"] = time.perf_counter() - t0
+        timings[f"grid_{i:02d}_{family}_s"] = time.perf_counter() - t0
         log.info(
             "grid %s %s: %s %s=%s brier=%s",
             family,
@@ -379,15 +231,16 @@ def train_model(
             "degenerate_classifier" if statuses == ["degenerate"] else "no_usable_fit"
         )
         detail = "; ".join(sorted({r["note"] for r in rows if r["note"]}))[:500]
-        return _fallback(data, names, s, f"{code}: {detail}", rows, timings)
+        return fallback_model(data, names, s, f"{code}: {detail}", rows, timings)
     cand = cands[chosen]
     assert cand is not None
     family, params = rows[chosen]["family"], json.loads(rows[chosen]["params"])
     n_rounds = None if cand.fit.best_iteration is None else cand.fit.best_iteration + 1
     if n_rounds is not None:
         params = {**params, "n_estimators": n_rounds}
+    described = described_params(family, params, s)
     y_v, cal_v = data.y[v], cand.calibrated_valid
-    validation_metrics = _metrics(y_v, cal_v, gp_valid, s)
+    validation_metrics = metric_set(y_v, cal_v, gp_valid, s)
 
     # refit the selected configuration on every cutoff: the shipped model
     t0 = time.perf_counter()
@@ -409,7 +262,7 @@ def train_model(
         if not np.all(np.isfinite(p_ship)) or float(p_ship.std()) < s.degenerate_std:
             raise ValueError("shipped model scores are constant or non-finite")
     except Exception as err:  # fall back, never ship garbage
-        return _fallback(
+        return fallback_model(
             data,
             names,
             s,
@@ -439,9 +292,9 @@ def train_model(
     )
     timings["total_s"] = time.perf_counter() - start
     return TrainedModel(
-        **_base_kwargs(data, names, s),
+        **base_kwargs(data, names, s),
         family=family,
-        params=params,
+        params=described,
         calibration=shipped_choice.calibrator.method,
         calibration_reason=cand.choice.reason,
         is_fallback=False,
@@ -453,7 +306,7 @@ def train_model(
         gains=mx.gains_by_decile(y_v, cal_v, gp_valid),
         calibration_bins=mx.calibration_bins(y_v, cal_v, s.calibration_bins),
         thresholds={k_label(k): thr for k, thr in thresholds.items()},
-        selection_table=_selection_frame(rows, chosen),
+        selection_table=selection_frame(rows, chosen),
         shap_importance=importance,
         importance_method=method,
         notes=tuple(notes),
