@@ -7,6 +7,7 @@ Environment variables override paths so one checkout can serve several data fold
   ``config/gosales.yaml``)
 - ``GOSALES_RAW_DIR``: ``paths.raw_dir``
 - ``GOSALES_HOME``: ``paths.home`` (DuckDB store, artifacts, Dagster instance)
+- ``GOSALES_REPORTS_DIR``: ``paths.reports_dir`` (model cards, exports, benchmark)
 - ``GOSALES_LOAD_DATE``: ``ingest.load_date``
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import math
 import os
 from collections.abc import Mapping
@@ -160,16 +162,24 @@ class PartitionsConfig(_Strict):
 class IngestConfig(_Strict):
     load_date: dt.date | None = None
     date_formats: tuple[str, ...] = ("%Y-%m-%d",)
-    lock_timeout_seconds: float = Field(default=120.0, ge=0)
+    lock_timeout_seconds: float = Field(default=120.0, ge=0, allow_inf_nan=False)
 
     @field_validator("date_formats")
     @classmethod
     def _formats(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
             raise ValueError("must list at least one date format")
+        probe = dt.date(2024, 11, 27)
         for fmt in value:
-            if "%" not in fmt:
-                raise ValueError(f"{fmt!r} is not a strftime format")
+            try:
+                ok = dt.datetime.strptime(probe.strftime(fmt), fmt).date() == probe
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ValueError(
+                    f"{fmt!r} is not a date format that round-trips a full date "
+                    "(it needs year, month and day, e.g. %Y-%m-%d)"
+                )
         return value
 
     def effective_load_date(self, today: dt.date | None = None) -> dt.date:
@@ -203,8 +213,10 @@ class AlsConfig(_Strict):
     enabled: bool = True
     factors: int = Field(default=16, ge=2, le=256)
     iterations: int = Field(default=15, ge=1, le=200)
-    regularization: float = Field(default=0.05, gt=0)
-    alpha: float = Field(default=10.0, gt=0)  # confidence = 1 + alpha * log1p(gp)
+    regularization: float = Field(default=0.05, gt=0, allow_inf_nan=False)
+    alpha: float = Field(
+        default=10.0, gt=0, allow_inf_nan=False
+    )  # confidence = 1 + alpha * log1p(gp)
     lookback_months: int = Field(default=36, ge=1, le=240)
     seed: int = 7
     threads: int = Field(default=1, ge=1)
@@ -214,8 +226,12 @@ class FeaturesConfig(_Strict):
     windows_months: tuple[int, ...] = (3, 6, 12, 24)
     recency_floor_days: int = Field(default=0, ge=0)
     recency_cap_days: int = Field(default=3650, ge=1)
-    winsor_upper_quantile: float = Field(default=0.99, gt=0.5, le=1.0)
-    eb_prior_strength: float = Field(default=5.0, gt=0)  # pseudo-events for shares
+    winsor_upper_quantile: float = Field(
+        default=0.99, gt=0.5, le=1.0, allow_inf_nan=False
+    )
+    eb_prior_strength: float = Field(
+        default=5.0, gt=0, allow_inf_nan=False
+    )  # pseudo-events for shares
     affinity_lag_days: int = Field(default=60, ge=0)
     affinity_exposure_months: int = Field(default=24, ge=1)
     affinity_min_support: int = Field(default=5, ge=1)
@@ -269,7 +285,10 @@ class GosalesConfig(_Strict):
     def _modeling(cls, value: dict[str, Any]) -> dict[str, Any]:
         from gosales_assets.lib.models.settings import ModelingSettings
 
-        ModelingSettings.from_dict(value)  # raises ValueError naming the key
+        try:
+            ModelingSettings.from_dict(value)  # names the key on a bad value
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"invalid modeling settings: {err}") from None
         return value
 
     @field_validator("whitespace")
@@ -277,7 +296,10 @@ class GosalesConfig(_Strict):
     def _whitespace(cls, value: dict[str, Any]) -> dict[str, Any]:
         from gosales_assets.lib.whitespace.settings import WhitespaceSettings
 
-        WhitespaceSettings.from_dict(value)
+        try:
+            WhitespaceSettings.from_dict(value)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"invalid whitespace settings: {err}") from None
         return value
 
     @property
@@ -372,7 +394,11 @@ def load_sku_map(path: Path) -> SkuMap:
         raise ConfigError(f"paths.sku_map: SKU map file not found: {path}")
     required = {"sku", "division", "gp_column", "qty_column"}
     entries: list[SkuEntry] = []
-    with path.open(newline="", encoding="utf-8-sig") as fh:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err.reason})") from None
+    with io.StringIO(text, newline="") as fh:
         reader = csv.DictReader(fh)
         header = set(reader.fieldnames or [])
         missing = required - header
@@ -419,20 +445,34 @@ def load_config(
         raise ConfigError(f"configuration file not found: {source}")
     try:
         data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{source}: not UTF-8 text ({err.reason})") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{source}: not valid YAML: {err}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of keys")
+    for section in ("paths", "ingest"):
+        if data.get(section) is not None and not isinstance(data[section], dict):
+            raise ConfigError(f"{source}: {section}: must be a mapping of keys")
 
     paths = dict(data.get("paths") or {})
-    overrides = {"raw_dir": "GOSALES_RAW_DIR", "home": "GOSALES_HOME"}
+    overrides = {
+        "raw_dir": "GOSALES_RAW_DIR",
+        "home": "GOSALES_HOME",
+        "reports_dir": "GOSALES_REPORTS_DIR",
+    }
     for key, var in overrides.items():
         if env.get(var):
             paths[key] = env[var]
     base = source.parent
     for key in ("raw_dir", "home", "reports_dir", "sku_map"):
         if paths.get(key) is not None:
-            paths[key] = (base / Path(str(paths[key])).expanduser()).resolve()
+            try:
+                paths[key] = (base / Path(str(paths[key])).expanduser()).resolve()
+            except (ValueError, OSError) as err:
+                raise ConfigError(
+                    f"{source}: paths.{key}: not a usable path: {err}"
+                ) from None
     data["paths"] = paths
     if env.get("GOSALES_LOAD_DATE"):
         data["ingest"] = {
@@ -450,7 +490,13 @@ def load_config(
         raise ConfigError(_format_validation_error(source, err)) from None
 
 
-_ENV_KEYS = ("GOSALES_CONFIG", "GOSALES_RAW_DIR", "GOSALES_HOME", "GOSALES_LOAD_DATE")
+_ENV_KEYS = (
+    "GOSALES_CONFIG",
+    "GOSALES_RAW_DIR",
+    "GOSALES_HOME",
+    "GOSALES_REPORTS_DIR",
+    "GOSALES_LOAD_DATE",
+)
 _CACHE: dict[tuple[str | None, ...], GosalesConfig] = {}
 
 

@@ -20,6 +20,7 @@ def cfg_env(tmp_path: Path) -> dict[str, str]:
     return {
         "GOSALES_HOME": str(tmp_path / "home"),
         "GOSALES_RAW_DIR": str(tmp_path / "raw"),
+        "GOSALES_REPORTS_DIR": str(tmp_path / "reports"),
         "GOSALES_LOAD_DATE": "2026-06-30",
     }
 
@@ -103,3 +104,9 @@ def fake_batch(
         report={},
         files=[],
     )
+
+
+@pytest.fixture(autouse=True)
+def _isolated_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test writes reports under its tmp_path, never into the repository."""
+    monkeypatch.setenv("GOSALES_REPORTS_DIR", str(tmp_path / "reports"))

@@ -7,6 +7,7 @@ how); the plots need matplotlib, which is optional: without it they return None.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,7 @@ def _fmt(v: Any, digits: int = 4) -> str:
     if v is None:
         return "n/a"
     if isinstance(v, float):
-        return f"{v:.{digits}f}"
+        return str(int(v)) if v.is_integer() else f"{v:.{digits}f}"
     return str(v)
 
 
@@ -136,7 +137,7 @@ def card_markdown(card: dict[str, Any]) -> str:
         "",
         f"- Version: `{card['model_version']}`; family: **{card['family']}**; "
         f"seed {card['seed']}",
-        f"- Hyper-parameters: `{card['hyperparameters']}`",
+        f"- Hyper-parameters: `{json.dumps(card['hyperparameters'])}`",
         f"- Calibration: {card['calibration']['method']} "
         f"({card['calibration']['reason']})",
         f"- Training cutoffs: {', '.join(card['training_cutoffs'])}; "

@@ -55,6 +55,8 @@ def guard(data: TrainingData, names: Sequence[str], s: ModelingSettings) -> str 
         )
     if not t.any():
         return "no_training_cutoffs: only the validation cutoff has examples"
+    if yt.sum() == 0:
+        return "no_training_positives: the training cutoffs have no positive"
     if yt.sum() < s.min_positives_train:
         return f"too_few_training_positives: {int(yt.sum())} < {s.min_positives_train}"
     if yt.sum() == yt.size:
