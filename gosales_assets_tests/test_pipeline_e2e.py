@@ -71,8 +71,13 @@ def test_train_score_and_rank(env):
         assert pl.read_csv(exports[0]).height > 0
         cards = list((env / "reports" / "models").rglob("model_card.md"))
         assert cards and "out-of-time" in cards[0].read_text().lower()
-        # retraining the same partition gives the same model version
+        ranked = store.query("SELECT * FROM scoring.whitespace ORDER BY rank")
+        # retraining the same partition gives the same model version, and re-running
+        # scoring reproduces the same ranking byte for byte
         again = run_pipeline(cfg, C, [TARGET], instance=instance, skip_ingest=True)
         assert again.success
         reg2 = store.query("SELECT model_version FROM models.registry")
         assert reg2["model_version"].to_list() == [reg["model_version"]]
+        assert store.query("SELECT * FROM scoring.whitespace ORDER BY rank").equals(
+            ranked
+        )
