@@ -234,11 +234,17 @@ def run_benchmark(
     )
     gen_s = round(time.perf_counter() - t0, 3)
     log.info("bench generated scale=%s seconds=%s", scale, gen_s)
+    runs: dict[str, Any] = {}
+    details: dict[str, Any] = {}
     with PeakSampler() as sampler:
-        recorder = Recorder(sampler)
-        recorder.start()
-        summary = runner.run_pipeline(cfg, None, observer=recorder)
-    nightly = summarize(recorder.runs)
+        # retraining: every target's model at the newest cutoff, with every upstream
+        # partition it needs; then the nightly run scores with those models
+        for name, train in (("retraining", True), ("nightly", False)):
+            recorder = Recorder(sampler)
+            recorder.start()
+            summary = runner.run_pipeline(cfg, None, observer=recorder, train=train)
+            runs[name] = summarize(recorder.runs)
+            details[name] = [r.__dict__ for r in recorder.runs]
     result = {
         "scale": scale,
         "customers": SCALES[scale],
@@ -247,11 +253,64 @@ def run_benchmark(
         "generate_s": gen_s,
         "cutoff": str(summary.cutoff),
         "machine": machine(),
-        "runs": {"nightly": nightly},
-        "run_details": {"nightly": [r.__dict__ for r in recorder.runs]},
+        "runs": runs,
+        "run_details": details,
+        "model_quality": model_quality(cfg, raw / "ground_truth.parquet"),
     }
     write_reports(result, reports_dir)
     return result
+
+
+def model_quality(cfg: GosalesConfig, ground_truth: Path) -> list[dict[str, Any]]:
+    """Each target's out-of-time AUC and lift@10 next to the planted ground truth's
+    (the oracle p_true scored on the same validation labels)."""
+    import polars as pl
+
+    from gosales_assets.lib.models.metrics import auc, lift_at_k
+    from gosales_assets.lib.store import Store
+
+    store = Store(cfg.duckdb_path)
+    reg = store.query(
+        "SELECT r.division, r.validation_cutoff, r.oot_auc, r.oot_lift_at_10, "
+        "r.is_fallback, t.positives FROM models.registry r "
+        "JOIN models.training_set t ON t.cutoff = r.cutoff "
+        "AND t.division = r.division AND t.role = 'validation' ORDER BY r.division"
+    )
+    truth = pl.read_parquet(ground_truth) if ground_truth.exists() else None
+    out: list[dict[str, Any]] = []
+    for row in reg.iter_rows(named=True):
+        entry: dict[str, Any] = {
+            "target": row["division"],
+            "validation_cutoff": str(row["validation_cutoff"]),
+            "validation_positives": row["positives"],
+            "model_auc": row["oot_auc"],
+            "model_lift10": row["oot_lift_at_10"],
+            "is_fallback": row["is_fallback"],
+        }
+        if truth is not None:
+            labels = store.query(
+                "SELECT customer_id, label FROM labels.labels "
+                "WHERE cutoff = ? AND division = ?",
+                [row["validation_cutoff"], row["division"]],
+            )
+            joined = labels.join(
+                truth.filter(
+                    (pl.col("cutoff") == row["validation_cutoff"])
+                    & (pl.col("target") == row["division"])
+                ).select("customer_id", "p_true"),
+                on="customer_id",
+                how="inner",
+            )
+            if joined.height and joined["label"].n_unique() == 2:
+                y = joined["label"].to_numpy()
+                p = joined["p_true"].to_numpy()
+                entry["oracle_auc"] = float(auc(y, p))
+                entry["oracle_lift10"] = float(lift_at_k(y, p, 10))
+                if row["oot_auc"] is not None:
+                    ratio = row["oot_auc"] / entry["oracle_auc"]
+                    entry["auc_ratio"] = round(ratio, 4)
+        out.append(entry)
+    return out
 
 
 def write_reports(result: dict[str, Any], reports_dir: Path) -> None:
@@ -304,6 +363,25 @@ def markdown(data: dict[str, Any]) -> str:
                     f"| {step} | {entry['runs']} | {entry['wall_s']} | "
                     f"{entry['rows']:,} | {entry['rows_per_s']} |"
                 )
+    for name in sorted(scales, key=lambda s: SCALES.get(s, 0)):
+        quality = scales[name].get("model_quality") or []
+        if not quality:
+            continue
+        lines += [
+            "",
+            f"## {name} model quality (out-of-time, vs the planted ground truth)",
+            "",
+            "| target | val. positives | model AUC | oracle AUC | ratio | model lift@10 "
+            "| oracle lift@10 | fallback |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for q in quality:
+            lines.append(
+                f"| {q['target']} | {q['validation_positives']} | "
+                f"{_f(q.get('model_auc'))} | {_f(q.get('oracle_auc'))} | "
+                f"{_f(q.get('auc_ratio'))} | {_f(q.get('model_lift10'))} | "
+                f"{_f(q.get('oracle_lift10'))} | {q['is_fallback']} |"
+            )
     if "M" in scales and "L" in scales:
         lines += ["", "## Growth from M to L (data grows 5x)", ""]
         for run_name in scales["M"]["runs"]:
@@ -313,3 +391,7 @@ def markdown(data: dict[str, Any]) -> str:
                     ratio = b[key] / a[key] if a[key] else float("nan")
                     lines.append(f"- {run_name} {key}: x{ratio:.2f}")
     return "\n".join(lines) + "\n"
+
+
+def _f(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, int | float) else "-"
