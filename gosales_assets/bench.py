@@ -371,8 +371,8 @@ def markdown(data: dict[str, Any]) -> str:
             "",
             f"## {name} model quality (out-of-time, vs the planted ground truth)",
             "",
-            "| target | val. positives | model AUC | oracle AUC | ratio | model lift@10 "
-            "| oracle lift@10 | fallback |",
+            "| target | val. positives | model AUC | oracle AUC | ratio "
+            "| model lift@10 | oracle lift@10 | fallback |",
             "|---|---|---|---|---|---|---|---|",
         ]
         for q in quality:
