@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import dagster as dg
 
 from gosales_assets.config import GosalesConfig
-from gosales_assets.lib.timeutil import training_cutoffs
 
 CUTOFF_DIM = "cutoff"
 DIVISION_DIM = "division"
@@ -53,10 +52,6 @@ def keys_by_dimension(
 def training_plan(cfg: GosalesConfig, cutoff: dt.date, target: str) -> list[dt.date]:
     """The month-end training cutoffs of the model of ``target`` at ``cutoff``
     (oldest first; the newest is the out-of-time validation cutoff)."""
-    s = cfg.modeling_settings
-    return training_cutoffs(
-        cutoff,
-        cfg.window_months(target),
-        s.training_cutoff_count,
-        s.training_cutoff_spacing_months,
-    )
+    from gosales_assets.lib.models.data import training_cutoffs as plan
+
+    return plan(cutoff, cfg.window_months(target), cfg.modeling_settings)

@@ -12,7 +12,7 @@ import polars as pl
 
 from gosales_assets.lib.models.model import feature_matrix
 from gosales_assets.lib.models.settings import ModelingSettings
-from gosales_assets.lib.timeutil import add_months, window_end
+from gosales_assets.lib.timeutil import training_cutoffs as timeutil_training_cutoffs
 
 KEY_COLUMNS = ("cutoff", "customer_id", "label")
 COUNTS_SCHEMA = {
@@ -126,17 +126,12 @@ def _month_end(day: dt.date) -> dt.date:
 def training_cutoffs(
     cutoff: dt.date, window_months: int, settings: ModelingSettings
 ) -> list[dt.date]:
-    """Month-end training cutoffs for a model at ``cutoff``, oldest first.
-
-    The newest (the validation cutoff) is the latest month end ``c`` whose label
-    window ends on or before ``cutoff`` (``end(c, W) <= cutoff``); the others step
-    back ``training_cutoff_spacing_months`` each, ``training_cutoff_count`` in all.
-    """
-    c = _month_end(add_months(cutoff, -window_months))
-    while window_end(c, window_months) > cutoff:
-        c = _month_end(add_months(c, -1))
-    out = [
-        add_months(c, -settings.training_cutoff_spacing_months * i)
-        for i in range(settings.training_cutoff_count)
-    ]
-    return sorted(out)
+    """Month-end training cutoffs for a model at ``cutoff``, oldest first: the one
+    window arithmetic of :func:`gosales_assets.lib.timeutil.training_cutoffs` with
+    the count and spacing of ``settings``."""
+    return timeutil_training_cutoffs(
+        cutoff,
+        window_months,
+        settings.training_cutoff_count,
+        settings.training_cutoff_spacing_months,
+    )

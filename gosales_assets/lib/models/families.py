@@ -76,7 +76,7 @@ class Dataset:
         return self._dmatrix
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LinearScorer:
     """Standardize, then logistic regression: ``sigmoid(((x - m) / s) . c + b)``."""
 
@@ -99,18 +99,18 @@ class LinearScorer:
     def to_state(self) -> dict[str, Any]:
         return {
             "family": "logreg",
-            "mean": self.mean.astype(np.float64).tobytes(),
-            "scale": self.scale.astype(np.float64).tobytes(),
-            "coef": self.coef.astype(np.float64).tobytes(),
+            "mean": self.mean.astype("<f8").tobytes(),
+            "scale": self.scale.astype("<f8").tobytes(),
+            "coef": self.coef.astype("<f8").tobytes(),
             "intercept": float(self.intercept),
         }
 
     @classmethod
     def from_state(cls, st: dict[str, Any]) -> LinearScorer:
         return cls(
-            mean=np.frombuffer(st["mean"], dtype=np.float64).copy(),
-            scale=np.frombuffer(st["scale"], dtype=np.float64).copy(),
-            coef=np.frombuffer(st["coef"], dtype=np.float64).copy(),
+            mean=np.frombuffer(st["mean"], dtype="<f8").astype(np.float64),
+            scale=np.frombuffer(st["scale"], dtype="<f8").astype(np.float64),
+            coef=np.frombuffer(st["coef"], dtype="<f8").astype(np.float64),
             intercept=float(st["intercept"]),
         )
 
