@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -117,10 +116,6 @@ def counts_frame(data: TrainingData) -> pl.DataFrame:
             }
         )
     return pl.DataFrame(rows, schema=COUNTS_SCHEMA)
-
-
-def _month_end(day: dt.date) -> dt.date:
-    return dt.date(day.year, day.month, calendar.monthrange(day.year, day.month)[1])
 
 
 def training_cutoffs(
