@@ -137,3 +137,38 @@ def test_a_row_moved_onto_the_cutoff_changes_features(tmp_path, cfg):
         if not before[f"features:{t}"].equals(after[f"features:{t}"])  # type: ignore[union-attr]
     ]
     assert changed == list(TARGETS)
+
+
+def test_matrix_inputs_cache_follows_the_store(tmp_path, cfg):
+    """Feature matrices of one cutoff reuse the snapshot in memory, but never after
+    the star partition or the base changed."""
+    from gosales_assets.lib.feature_store import matrix_inputs
+
+    raw = tmp_path / "raw"
+    generate(
+        raw,
+        cfg,
+        customers=150,
+        start=dt.date(2021, 1, 1),
+        end=dt.date(2024, 6, 30),
+        seed=8,
+    )
+    batch = read_raw_folder(raw, cfg)
+    store = Store(tmp_path / "s.duckdb")
+    key = str(store.path)
+    with store.transaction() as con:
+        write_raw(con, raw_frames(batch), batch.report)
+        build_star(con, cfg, C)
+        snap = read_snapshot(con, C)
+        base = build_customer_base(snap, cfg)
+        write_base(con, C, base, build_als(snap, cfg, base=base))
+        first = matrix_inputs(con, key, C)
+        assert matrix_inputs(con, key, C)[0] is first[0]  # reused
+        con.execute(
+            "DELETE FROM star.fact_transactions WHERE cutoff = ? AND invoice_id IN "
+            "(SELECT invoice_id FROM star.fact_transactions WHERE cutoff = ? LIMIT 1)",
+            [C, C],
+        )
+        fresh = matrix_inputs(con, key, C)
+    assert fresh[0] is not first[0]
+    assert fresh[0].fact.height < first[0].fact.height

@@ -16,9 +16,11 @@ Tables (schema ``features``):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -28,7 +30,11 @@ from gosales_assets.config import GosalesConfig
 from gosales_assets.lib.checks import CheckOutcome
 from gosales_assets.lib.features import AlsResult, FeatureResult, StarSnapshot
 from gosales_assets.lib.features.catalog import all_specs, base_specs
-from gosales_assets.lib.store import replace_partition_frame, replace_table_frame
+from gosales_assets.lib.store import (
+    partition_checksum,
+    replace_partition_frame,
+    replace_table_frame,
+)
 
 BASE_DIVISION = "*"
 
@@ -293,3 +299,57 @@ def stats_summary(stats: pl.DataFrame) -> dict[str, Any]:
         "low_coverage_features": low[:50],
         "winsorized_features": capped[:50],
     }
+
+
+@dataclass
+class _Inputs:
+    key: tuple[Any, ...]
+    snap: StarSnapshot
+    base: FeatureResult
+    als: AlsResult
+
+
+# One entry per store file: the inputs of the last cutoff whose feature matrices were
+# built in this process (``gosales run`` builds every target's matrix of a cutoff in
+# one process). Keyed by the content checksums of the star partition and the stored
+# base, so a change to either is never served from memory.
+_INPUTS: dict[str, _Inputs] = {}
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> tuple[Any, ...]:
+    sums = tuple(
+        partition_checksum(con, table, {"cutoff": cutoff})
+        for table in (
+            *SNAPSHOT_TABLES.values(),
+            "features.customer_base",
+            "features.als_embeddings",
+        )
+    )
+    info = con.execute(
+        "SELECT info FROM features.build_info WHERE cutoff = ? AND division = ?",
+        [cutoff, BASE_DIVISION],
+    ).fetchone()
+    return (cutoff, sums, info[0] if info else None)
+
+
+def matrix_inputs(
+    con: duckdb.DuckDBPyConnection, store_key: str, cutoff: dt.date
+) -> tuple[StarSnapshot, FeatureResult, AlsResult]:
+    """Snapshot, base and ALS of ``cutoff`` for building feature matrices, reusing
+    the previous call's (and its preparation) when the stored inputs are unchanged."""
+    base, als = read_base(con, cutoff)  # raises LookupError when missing
+    key = _fingerprint(con, cutoff)
+    cached = _INPUTS.get(store_key)
+    if cached is not None and cached.key == key:
+        return cached.snap, cached.base, cached.als
+    _INPUTS.pop(store_key, None)  # free the previous cutoff before reading a new one
+    snap = read_snapshot(con, cutoff)
+    _INPUTS[store_key] = _Inputs(key, snap, base, als)
+    return snap, base, als
+
+
+def remember_preparation(store_key: str, result: FeatureResult) -> None:
+    """Keep the engine's preparation of the cached snapshot for the next target."""
+    cached = _INPUTS.get(store_key)
+    if cached is not None and result.prepared is not None:
+        cached.base = dataclasses.replace(cached.base, prepared=result.prepared)

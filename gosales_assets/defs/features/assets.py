@@ -24,8 +24,9 @@ from gosales_assets.lib.feature_store import (
     FEATURE_CHECKS,
     expected_columns,
     feature_checks,
-    read_base,
+    matrix_inputs,
     read_snapshot,
+    remember_preparation,
     stats_summary,
     write_base,
     write_catalog,
@@ -233,11 +234,11 @@ def build_feature_assets(
         target = dims["division"]
         with store.store().connect() as con:
             try:
-                base, als = read_base(con, cutoff)
+                snap, base, als = matrix_inputs(con, store.database, cutoff)
             except LookupError as err:
                 raise dg.Failure(description=str(err), allow_retries=False) from None
-            snap = read_snapshot(con, cutoff)
         result = build_target_features(snap, base, als, target, cfg)
+        remember_preparation(store.database, result)
         outcomes = feature_checks(result, cutoff, expected_columns(cfg, False), MATRIX)
         yield from _fail_if_blocking(context, outcomes)
         part = {"cutoff": cutoff, "division": target}
