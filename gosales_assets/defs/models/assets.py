@@ -208,6 +208,10 @@ def build_model_assets(
                         (stored["report_dir"] / "model_card.md").read_text()
                     ),
                     "plots": dg.MetadataValue.md(plots or "matplotlib unavailable"),
+                    **{
+                        f"{name}_plot": dg.MetadataValue.path(str(path))
+                        for name, path in stored["plots"].items()
+                    },
                 },
                 partitioned=True,
             ),
