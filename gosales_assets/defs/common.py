@@ -78,3 +78,64 @@ def selected_checks(context: Any, outcomes: Iterable[CheckOutcome]) -> Any:
         result = check_result(outcome)
         if dg.AssetCheckKey(result.asset_key, outcome.name) in selected:
             yield result
+
+
+# A check table maps a check name to (severity, description).
+CheckTable = dict[str, tuple[str, str]]
+
+
+def layer_spec(
+    table: str,
+    description: str,
+    partitions_def: Any,
+    deps: Iterable[Any],
+    kinds: set[str] | None = None,
+) -> dg.AssetSpec:
+    """The spec of a skippable asset of a multi-asset: group = schema = layer."""
+    return dg.AssetSpec(
+        asset_key(table),
+        description=description,
+        group_name=table.split(".")[0],
+        owners=OWNERS,
+        kinds=kinds or STORE_KINDS,
+        partitions_def=partitions_def,
+        deps=list(deps),
+        skippable=True,
+    )
+
+
+def check_specs(table: str, checks: CheckTable) -> list[dg.AssetCheckSpec]:
+    """In-asset check specs; ERROR checks are blocking."""
+    return [
+        dg.AssetCheckSpec(
+            name, asset=asset_key(table), description=desc, blocking=sev == "ERROR"
+        )
+        for name, (sev, desc) in checks.items()
+    ]
+
+
+def outcomes_from(
+    table: str, checks: CheckTable, bad: dict[str, int], meta: dict[str, Any]
+) -> list[CheckOutcome]:
+    """One outcome per check of ``checks``: passed iff its violation count is 0."""
+    return [
+        CheckOutcome(
+            table,
+            name,
+            bad[name] == 0,
+            sev,  # type: ignore[arg-type]
+            desc,
+            {"violations": bad[name], **meta},
+        )
+        for name, (sev, desc) in checks.items()
+    ]
+
+
+def gate(context: Any, outcomes: list[CheckOutcome]) -> Any:
+    """Write-audit-publish: when a blocking check failed, record the results and
+    fail the step before anything is written."""
+    from gosales_assets.lib.checks import BlockingCheckError
+
+    if any(o.blocks for o in outcomes):
+        yield from selected_checks(context, outcomes)
+        raise dg.Failure(description=str(BlockingCheckError(outcomes)))

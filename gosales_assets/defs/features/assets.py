@@ -16,10 +16,13 @@ from gosales_assets.defs.common import (
     POOL,
     STORE_KINDS,
     asset_key,
+    check_specs,
+    gate,
+    layer_spec,
     selected_checks,
     table_metadata,
 )
-from gosales_assets.lib.checks import BlockingCheckError, CheckOutcome
+from gosales_assets.lib.checks import CheckOutcome
 from gosales_assets.lib.feature_store import (
     FEATURE_CHECKS,
     expected_columns,
@@ -48,34 +51,6 @@ ALS = "features.als_embeddings"
 MATRIX = "features.feature_matrix"
 CATALOG = "features.feature_catalog"
 ALS_FALLBACK_CHECK = "als_method_is_primary"
-
-
-def _spec(table: str, description: str, parts: Any, deps: list[Any]) -> dg.AssetSpec:
-    return dg.AssetSpec(
-        asset_key(table),
-        description=description,
-        group_name="features",
-        owners=OWNERS,
-        kinds=STORE_KINDS,
-        partitions_def=parts,
-        deps=deps,
-        skippable=True,
-    )
-
-
-def _feature_check_specs(table: str) -> list[dg.AssetCheckSpec]:
-    return [
-        dg.AssetCheckSpec(
-            name, asset=asset_key(table), description=desc, blocking=sev == "ERROR"
-        )
-        for name, (sev, desc) in FEATURE_CHECKS.items()
-    ]
-
-
-def _fail_if_blocking(context: Any, outcomes: list[CheckOutcome]) -> Iterator[Any]:
-    if any(o.blocks for o in outcomes):
-        yield from selected_checks(context, outcomes)
-        raise dg.Failure(description=str(BlockingCheckError(outcomes)))
 
 
 def build_feature_assets(
@@ -119,7 +94,7 @@ def build_feature_assets(
     @dg.multi_asset(
         name="features_base",
         specs=[
-            _spec(
+            layer_spec(
                 BASE,
                 "All-division features of every customer known at the "
                 "cutoff (RFM, lifecycle, trajectory, seasonality, mix, install "
@@ -127,7 +102,7 @@ def build_feature_assets(
                 parts.cutoff,
                 star_deps,
             ),
-            _spec(
+            layer_spec(
                 ALS,
                 "ALS embeddings of the account x SKU matrix as of the cutoff "
                 "(implicit, seeded; SVD fallback with a logged reason).",
@@ -136,7 +111,7 @@ def build_feature_assets(
             ),
         ],
         check_specs=[
-            *_feature_check_specs(BASE),
+            *check_specs(BASE, FEATURE_CHECKS),
             dg.AssetCheckSpec(
                 ALS_FALLBACK_CHECK,
                 asset=asset_key(ALS),
@@ -170,7 +145,7 @@ def build_feature_assets(
                 {"method": method, "reason": str(als.info.get("reason", ""))},
             )
         )
-        yield from _fail_if_blocking(context, outcomes)
+        yield from gate(context, outcomes)
         with store.store().transaction() as con:
             rows = write_base(
                 con, cutoff, dataclasses.replace(base, prepared=None), als
@@ -214,7 +189,7 @@ def build_feature_assets(
     @dg.multi_asset(
         name="feature_matrix",
         specs=[
-            _spec(
+            layer_spec(
                 MATRIX,
                 "The model input per (cutoff, target): base, ALS and "
                 "target-scope (tgt__) features; the fixed schema of "
@@ -223,7 +198,7 @@ def build_feature_assets(
                 [asset_key(BASE), asset_key(ALS), asset_key(CATALOG), *star_deps],
             ),
         ],
-        check_specs=_feature_check_specs(MATRIX),
+        check_specs=check_specs(MATRIX, FEATURE_CHECKS),
         partitions_def=parts.cutoff_division,
         can_subset=True,
         pool=POOL,
@@ -240,7 +215,7 @@ def build_feature_assets(
         result = build_target_features(snap, base, als, target, cfg)
         remember_preparation(store.database, result)
         outcomes = feature_checks(result, cutoff, expected_columns(cfg, False), MATRIX)
-        yield from _fail_if_blocking(context, outcomes)
+        yield from gate(context, outcomes)
         part = {"cutoff": cutoff, "division": target}
         with store.store().transaction() as con:
             rows = write_matrix(con, cutoff, target, result)

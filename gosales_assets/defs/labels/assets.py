@@ -20,10 +20,11 @@ from gosales_assets.defs.common import (
     POOL,
     STORE_KINDS,
     asset_key,
+    check_specs,
+    gate,
     selected_checks,
     table_metadata,
 )
-from gosales_assets.lib.checks import BlockingCheckError
 from gosales_assets.lib.labels import (
     LABEL_CHECKS,
     build_labels,
@@ -68,12 +69,7 @@ def build_labels_asset(cfg: GosalesConfig, parts: Partitions) -> dg.AssetsDefini
     @dg.multi_asset(
         name="labels",
         specs=[spec],
-        check_specs=[
-            dg.AssetCheckSpec(
-                name, asset=key, description=desc, blocking=sev == "ERROR"
-            )
-            for name, (sev, desc) in LABEL_CHECKS.items()
-        ],
+        check_specs=check_specs(TABLE, LABEL_CHECKS),
         partitions_def=parts.cutoff_division,
         can_subset=True,
         pool=POOL,
@@ -127,9 +123,7 @@ def build_labels_asset(cfg: GosalesConfig, parts: Partitions) -> dg.AssetsDefini
             denylist=lab.denylist_skus,
         )
         outcomes = label_checks(result, cutoff, lab.prevalence_band)
-        if any(o.blocks for o in outcomes):
-            yield from selected_checks(context, outcomes)
-            raise dg.Failure(description=str(BlockingCheckError(outcomes)))
+        yield from gate(context, outcomes)
         frame = result.frame.select(
             pl.lit(cutoff, dtype=pl.Date).alias("cutoff"),
             pl.lit(target).alias("division"),

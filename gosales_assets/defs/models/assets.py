@@ -17,11 +17,13 @@ from gosales_assets.defs.common import (
     OWNERS,
     POOL,
     asset_key,
+    check_specs,
+    gate,
     selected_checks,
     table_metadata,
 )
 from gosales_assets.lib.artifacts import ArtifactStore
-from gosales_assets.lib.checks import BlockingCheckError, CheckOutcome
+from gosales_assets.lib.checks import CheckOutcome
 from gosales_assets.lib.features.catalog import all_specs
 from gosales_assets.lib.model_store import (
     MissingTrainingData,
@@ -129,12 +131,7 @@ def build_model_assets(
     @dg.multi_asset(
         name="propensity_model",
         specs=[spec],
-        check_specs=[
-            dg.AssetCheckSpec(
-                name, asset=key, description=desc, blocking=sev == "ERROR"
-            )
-            for name, (sev, desc) in MODEL_CHECKS.items()
-        ],
+        check_specs=check_specs(MODEL, MODEL_CHECKS),
         partitions_def=parts.cutoff_division,
         can_subset=True,
         pool=POOL,
@@ -156,9 +153,7 @@ def build_model_assets(
                 raise dg.Failure(description=str(err), allow_retries=False) from None
         model = train_model(examples, names, plan[-1], cfg.modeling_settings)
         outcomes = _model_checks(model, cutoff, cfg.window_months(target), names)
-        if any(o.blocks for o in outcomes):
-            yield from selected_checks(context, outcomes)
-            raise dg.Failure(description=str(BlockingCheckError(outcomes)))
+        yield from gate(context, outcomes)
         stored = store_model(
             ArtifactStore(cfg.artifacts_dir),
             cfg.paths.reports_dir,

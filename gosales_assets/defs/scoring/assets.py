@@ -18,10 +18,13 @@ from gosales_assets.defs.common import (
     POOL,
     STORE_KINDS,
     asset_key,
+    check_specs,
+    gate,
+    layer_spec,
+    outcomes_from,
     selected_checks,
     table_metadata,
 )
-from gosales_assets.lib.checks import BlockingCheckError, CheckOutcome
 from gosales_assets.lib.scoring_store import (
     NoModelError,
     candidates,
@@ -65,53 +68,6 @@ WS_CHECKS: dict[str, tuple[str, str]] = {
 }
 
 
-def _outcomes(
-    table: str,
-    checks: dict[str, tuple[str, str]],
-    bad: dict[str, int],
-    meta: dict[str, Any],
-) -> list[CheckOutcome]:
-    return [
-        CheckOutcome(
-            table,
-            name,
-            bad[name] == 0,
-            sev,  # type: ignore[arg-type]
-            desc,
-            {"violations": bad[name], **meta},
-        )
-        for name, (sev, desc) in checks.items()
-    ]
-
-
-def _spec(table: str, description: str, parts: Any, deps: list[Any]) -> dg.AssetSpec:
-    return dg.AssetSpec(
-        asset_key(table),
-        description=description,
-        group_name="scoring",
-        owners=OWNERS,
-        kinds=STORE_KINDS,
-        partitions_def=parts,
-        deps=deps,
-        skippable=True,
-    )
-
-
-def _check_specs(table: str, checks: dict[str, tuple[str, str]]) -> list[Any]:
-    return [
-        dg.AssetCheckSpec(
-            n, asset=asset_key(table), description=d, blocking=s == "ERROR"
-        )
-        for n, (s, d) in checks.items()
-    ]
-
-
-def _gate(context: Any, outcomes: list[CheckOutcome]) -> Iterator[Any]:
-    if any(o.blocks for o in outcomes):
-        yield from selected_checks(context, outcomes)
-        raise dg.Failure(description=str(BlockingCheckError(outcomes)))
-
-
 def build_scoring_assets(
     cfg: GosalesConfig, parts: Partitions
 ) -> list[dg.AssetsDefinition]:
@@ -132,7 +88,7 @@ def build_scoring_assets(
     @dg.multi_asset(
         name="icp_scores",
         specs=[
-            _spec(
+            layer_spec(
                 ICP,
                 "Calibrated propensity p_icp of every account known at C, its "
                 "percentile within the target, grade, the model version (newest model "
@@ -141,7 +97,7 @@ def build_scoring_assets(
                 [asset_key("features.feature_matrix"), model_dep],
             )
         ],
-        check_specs=_check_specs(ICP, ICP_CHECKS),
+        check_specs=check_specs(ICP, ICP_CHECKS),
         partitions_def=parts.cutoff_division,
         can_subset=True,
         pool=POOL,
@@ -161,7 +117,7 @@ def build_scoring_assets(
             "model_trained_on_or_before_cutoff": int(entry["cutoff"] > cutoff),
             "model_not_fallback": int(bool(entry["is_fallback"])),
         }
-        outcomes = _outcomes(
+        outcomes = outcomes_from(
             ICP,
             ICP_CHECKS,
             bad,
@@ -171,7 +127,7 @@ def build_scoring_assets(
                 "fallback_reason": entry.get("fallback_reason") or "",
             },
         )
-        yield from _gate(context, outcomes)
+        yield from gate(context, outcomes)
         part = {"cutoff": cutoff, "division": target}
         with store.store().transaction() as con:
             rows = replace_partition_frame(
@@ -207,7 +163,7 @@ def build_scoring_assets(
     @dg.multi_asset(
         name="whitespace",
         specs=[
-            _spec(
+            layer_spec(
                 WHITESPACE,
                 "Ranked whitespace of the target at C: blend of p_icp "
                 "percentile, basket affinity, ALS similarity, expected value (weights "
@@ -221,7 +177,7 @@ def build_scoring_assets(
                 ],
             )
         ],
-        check_specs=_check_specs(WHITESPACE, WS_CHECKS),
+        check_specs=check_specs(WHITESPACE, WS_CHECKS),
         partitions_def=parts.cutoff_division,
         can_subset=True,
         pool=POOL,
@@ -266,13 +222,13 @@ def build_scoring_assets(
             )
         n = ranked.height
         dense = sorted(ranked["rank"].to_list()) == list(range(1, n + 1))
-        outcomes = _outcomes(
+        outcomes = outcomes_from(
             WHITESPACE,
             WS_CHECKS,
             {"no_owner_ranked": owners, "rank_is_dense_and_unique": int(not dense)},
             {"rule": elig.exclude_owners},
         )
-        yield from _gate(context, outcomes)
+        yield from gate(context, outcomes)
         part = {"cutoff": cutoff, "division": target}
         with store.store().transaction() as con:
             rows = replace_partition_frame(
