@@ -230,7 +230,14 @@ def run_benchmark(
     sd = cfg.sample_data
     t0 = time.perf_counter()
     report = generate(
-        raw, cfg, customers=SCALES[scale], start=sd.start, end=sd.end, seed=sd.seed
+        raw,
+        cfg,
+        customers=SCALES[scale],
+        start=sd.start,
+        end=sd.end,
+        seed=sd.seed,
+        ground_truth_cutoffs=sd.ground_truth_cutoffs,
+        ground_truth_simulations=sd.ground_truth_simulations,
     )
     gen_s = round(time.perf_counter() - t0, 3)
     log.info("bench generated scale=%s seconds=%s", scale, gen_s)
