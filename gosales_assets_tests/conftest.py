@@ -110,3 +110,23 @@ def fake_batch(
 def _isolated_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test writes reports under its tmp_path, never into the repository."""
     monkeypatch.setenv("GOSALES_REPORTS_DIR", str(tmp_path / "reports"))
+
+
+def point_env_at(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, raw: Path, load_date: str
+) -> None:
+    """Send the code location's state under tmp_path and its input to ``raw``."""
+    monkeypatch.setenv("GOSALES_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GOSALES_RAW_DIR", str(raw))
+    monkeypatch.setenv("GOSALES_LOAD_DATE", load_date)
+
+
+def run_job(job: str, instance: object, key: str | None = None) -> object:
+    """Run one job of the code location in process (raise_on_error off)."""
+    from gosales_assets.definitions import defs
+
+    return (
+        defs()
+        .resolve_job_def(job)
+        .execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
+    )

@@ -12,6 +12,7 @@ from gosales_assets.config import current_config
 from gosales_assets.defs.common import POOL
 from gosales_assets.lib.checks import CheckOutcome
 from gosales_assets.lib.store import Store
+from gosales_assets_tests.conftest import point_env_at
 
 SALES = (
     "invoice_id,line_no,order_date,customer_id,sku,quantity,gross_profit,revenue,rep,"
@@ -39,9 +40,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     raw.mkdir()
     (raw / "sales_lines.csv").write_text(SALES)
     (raw / "customers.csv").write_text(CUSTOMERS)
-    monkeypatch.setenv("GOSALES_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("GOSALES_RAW_DIR", str(raw))
-    monkeypatch.setenv("GOSALES_LOAD_DATE", "2024-12-31")
+    point_env_at(monkeypatch, tmp_path, raw, "2024-12-31")
     return tmp_path
 
 

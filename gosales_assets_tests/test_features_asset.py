@@ -13,6 +13,7 @@ from gosales_assets.config import current_config
 from gosales_assets.lib.features import feature_catalog
 from gosales_assets.lib.store import Store
 from gosales_assets.sample_data import generate
+from gosales_assets_tests.conftest import point_env_at, run_job
 
 
 @pytest.fixture
@@ -26,38 +27,26 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cfg) -> Path:
         end=dt.date(2023, 12, 31),
         seed=9,
     )
-    monkeypatch.setenv("GOSALES_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("GOSALES_RAW_DIR", str(raw))
-    monkeypatch.setenv("GOSALES_LOAD_DATE", "2024-01-31")
+    point_env_at(monkeypatch, tmp_path, raw, "2024-01-31")
     return tmp_path
-
-
-def _run(job: str, instance: dg.DagsterInstance, key: str | None = None):
-    from gosales_assets.definitions import defs
-
-    return (
-        defs()
-        .resolve_job_def(job)
-        .execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
-    )
 
 
 def test_feature_assets_end_to_end(env):
     with dg.instance_for_test() as instance:
-        assert _run("ingest_job", instance).success
+        assert run_job("ingest_job", instance).success
         # the matrix refuses to run before its cutoff's base exists
-        assert _run("star_job", instance, "2023-06-30").success
-        early = _run("feature_matrix_job", instance, "2023-06-30|Solidworks")
+        assert run_job("star_job", instance, "2023-06-30").success
+        early = run_job("feature_matrix_job", instance, "2023-06-30|Solidworks")
         assert not early.success
         failure = early.get_step_failure_events()[0]
         assert "materialize features/customer_base" in str(
             failure.step_failure_data.error.message
         )
-        base = _run("features_base_job", instance, "2023-06-30")
+        base = run_job("features_base_job", instance, "2023-06-30")
         assert base.success
         checks = {e.check_name: e.passed for e in base.get_asset_check_evaluations()}
         assert checks["no_sources_after_cutoff"] and checks["schema_matches_catalog"]
-        matrix = _run("feature_matrix_job", instance, "2023-06-30|Solidworks")
+        matrix = run_job("feature_matrix_job", instance, "2023-06-30|Solidworks")
         assert matrix.success
         evals = matrix.get_asset_check_evaluations()
         assert {e.check_name for e in evals} == {

@@ -12,6 +12,7 @@ import pytest
 
 from gosales_assets.config import current_config
 from gosales_assets.lib.store import Store
+from gosales_assets_tests.conftest import point_env_at, run_job
 
 SALES = """invoice_id,order_date,customer_id,sku,quantity,gross_profit
 H1,2024-01-10,A,PDM,1,100
@@ -32,28 +33,16 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     raw.mkdir()
     (raw / "sales_lines.csv").write_text(SALES)
     (raw / "customers.csv").write_text(CUSTOMERS)
-    monkeypatch.setenv("GOSALES_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("GOSALES_RAW_DIR", str(raw))
-    monkeypatch.setenv("GOSALES_LOAD_DATE", "2025-01-31")
+    point_env_at(monkeypatch, tmp_path, raw, "2025-01-31")
     return tmp_path
-
-
-def _run(job: str, instance: dg.DagsterInstance, key: str | None = None):
-    from gosales_assets.definitions import defs
-
-    return (
-        defs()
-        .resolve_job_def(job)
-        .execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
-    )
 
 
 def test_labels_written_and_skipped(env):
     with dg.instance_for_test() as instance:
-        assert _run("ingest_job", instance).success
-        assert _run("star_job", instance, "2024-06-30").success
-        assert _run("star_job", instance, "2024-07-31").success
-        result = _run("labels_job", instance, "2024-06-30|PDM")
+        assert run_job("ingest_job", instance).success
+        assert run_job("star_job", instance, "2024-06-30").success
+        assert run_job("star_job", instance, "2024-07-31").success
+        result = run_job("labels_job", instance, "2024-06-30|PDM")
         assert result.success
         evals = {e.check_name: e for e in result.get_asset_check_evaluations()}
         assert all(e.passed for n, e in evals.items() if n != "prevalence_in_band")
@@ -61,7 +50,7 @@ def test_labels_written_and_skipped(env):
         assert not evals["prevalence_in_band"].passed
         assert evals["prevalence_in_band"].severity == dg.AssetCheckSeverity.WARN
         # July's window ends 2025-01-31 but the data stops at 2025-01-15: censored
-        skipped = _run("labels_job", instance, "2024-07-31|PDM")
+        skipped = run_job("labels_job", instance, "2024-07-31|PDM")
         assert skipped.success
         assert skipped.asset_materializations_for_node("labels") == []
         warn = [
@@ -85,9 +74,9 @@ def test_labels_written_and_skipped(env):
 def test_labels_match_direct_recomputation(env):
     """Labels equal a recomputation from the raw CSV with plain polars."""
     with dg.instance_for_test() as instance:
-        assert _run("ingest_job", instance).success
-        assert _run("star_job", instance, "2024-06-30").success
-        assert _run("labels_job", instance, "2024-06-30|Training").success
+        assert run_job("ingest_job", instance).success
+        assert run_job("star_job", instance, "2024-06-30").success
+        assert run_job("labels_job", instance, "2024-06-30|Training").success
     raw = pl.read_csv(env / "raw" / "sales_lines.csv", try_parse_dates=True)
     c, end = dt.date(2024, 6, 30), dt.date(2024, 12, 31)
     active = raw.filter(pl.col("order_date") <= c)["customer_id"].unique().sort()

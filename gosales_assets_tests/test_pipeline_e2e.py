@@ -15,6 +15,7 @@ from gosales_assets.config import current_config
 from gosales_assets.lib.store import Store
 from gosales_assets.runner import run_pipeline
 from gosales_assets.sample_data import generate
+from gosales_assets_tests.conftest import point_env_at
 
 C = dt.date(2024, 6, 30)
 TARGET = "Printers"
@@ -31,9 +32,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cfg) -> Path:
         end=dt.date(2024, 6, 30),
         seed=21,
     )
-    monkeypatch.setenv("GOSALES_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("GOSALES_RAW_DIR", str(raw))
-    monkeypatch.setenv("GOSALES_LOAD_DATE", "2024-07-31")
+    point_env_at(monkeypatch, tmp_path, raw, "2024-07-31")
     return tmp_path
 
 
