@@ -41,15 +41,12 @@ def _everything_at_c(raw: Path, home: Path, cfg: GosalesConfig) -> dict[str, obj
         als = build_als(snap, cfg, base=base)
         write_base(con, C, base, als)
         stored_base, stored_als = read_base(con, C)
+        lines = con.execute(
+            "SELECT customer_id, order_date, sku, gross_profit FROM raw.sales_lines"
+        ).pl()
         for target in TARGETS:
             fm = build_target_features(snap, stored_base, stored_als, target, cfg)
             out[f"features:{target}"] = fm.frame
-            lines = pl.from_arrow(
-                con.execute(
-                    "SELECT customer_id, order_date, sku, gross_profit "
-                    "FROM raw.sales_lines"
-                ).arrow()
-            )
             labels = build_labels(
                 snap.customers.select("customer_id"),
                 snap.fact,
@@ -60,6 +57,17 @@ def _everything_at_c(raw: Path, home: Path, cfg: GosalesConfig) -> dict[str, obj
             )
             out[f"labels:{target}"] = labels.frame
     return out
+
+
+def _sample(raw: Path, cfg: GosalesConfig, customers: int, seed: int) -> None:
+    generate(
+        raw,
+        cfg,
+        customers=customers,
+        start=dt.date(2021, 1, 1),
+        end=dt.date(2024, 6, 30),
+        seed=seed,
+    )
 
 
 def _append_future_lines(raw: Path, after: dt.date) -> int:
@@ -85,14 +93,7 @@ def _assert_same(a: dict[str, object], b: dict[str, object]) -> None:
 
 def test_appending_rows_after_cutoff_changes_nothing_at_cutoff(tmp_path, cfg):
     raw = tmp_path / "raw"
-    generate(
-        raw,
-        cfg,
-        customers=300,
-        start=dt.date(2021, 1, 1),
-        end=dt.date(2024, 6, 30),
-        seed=5,
-    )
+    _sample(raw, cfg, customers=300, seed=5)
     before = _everything_at_c(raw, tmp_path / "a", cfg)
     # lines the day after C change labels but nothing else at C
     assert _append_future_lines(raw, C + dt.timedelta(days=1)) == 300
@@ -110,14 +111,7 @@ def test_appending_rows_after_cutoff_changes_nothing_at_cutoff(tmp_path, cfg):
 
 def test_a_row_moved_onto_the_cutoff_changes_features(tmp_path, cfg):
     raw = tmp_path / "raw"
-    generate(
-        raw,
-        cfg,
-        customers=300,
-        start=dt.date(2021, 1, 1),
-        end=dt.date(2024, 6, 30),
-        seed=5,
-    )
+    _sample(raw, cfg, customers=300, seed=5)
     before = _everything_at_c(raw, tmp_path / "a", cfg)
     path = raw / "sales_lines.csv"
     lines = pl.read_csv(path, infer_schema=False)
@@ -145,14 +139,7 @@ def test_matrix_inputs_cache_follows_the_store(tmp_path, cfg):
     from gosales_assets.lib.feature_store import matrix_inputs
 
     raw = tmp_path / "raw"
-    generate(
-        raw,
-        cfg,
-        customers=150,
-        start=dt.date(2021, 1, 1),
-        end=dt.date(2024, 6, 30),
-        seed=8,
-    )
+    _sample(raw, cfg, customers=150, seed=8)
     batch = read_raw_folder(raw, cfg)
     store = Store(tmp_path / "s.duckdb")
     key = str(store.path)
