@@ -35,6 +35,10 @@ def test_every_option_has_help():
         (["generate", "--customers", "3"], "3 is not in the range x>=10"),
         (["generate", "--start", "2024-01-01", "--end", "2023-01-01"], "must be after"),
         (["summary"], "no curated store"),
+        (["top"], "no curated store"),
+        (["top", "--division", "Nope"], "unknown target 'Nope'"),
+        (["top", "--n", "0"], "0 is not in the range x>=1"),
+        (["bench", "--scale", "XL"], "'XL' is not one of"),
     ],
 )
 def test_bad_input_is_refused_early(runner, args, message):

@@ -70,6 +70,10 @@ def test_train_score_and_rank(env):
         assert pl.read_csv(exports[0]).height > 0
         cards = list((env / "reports" / "models").rglob("model_card.md"))
         assert cards and "out-of-time" in cards[0].read_text().lower()
+        from gosales_assets.lib.summary import top_opportunities
+
+        top = top_opportunities(cfg, None, None, 3)
+        assert "at 2024-06-30" in top and "   1. " in top and "why: " in top
         ranked = store.query("SELECT * FROM scoring.whitespace ORDER BY rank")
         # retraining the same partition gives the same model version, and re-running
         # scoring reproduces the same ranking byte for byte
