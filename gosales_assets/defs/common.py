@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import dagster as dg
 
+from gosales_assets.lib import contract
 from gosales_assets.lib.checks import CheckOutcome
 
 POOL = "duckdb_write"
@@ -19,8 +20,44 @@ def asset_key(table: str) -> dg.AssetKey:
     return dg.AssetKey(table.split("."))
 
 
-def table_schema(columns: Iterable[tuple[str, str]]) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(name=n, type=t) for n, t in columns])
+# Column descriptions shown in the UI's Columns view: the partition and lineage
+# columns every table shares, and the contract's columns of the raw and star tables.
+KEY_COLUMN_NOTES = {
+    "cutoff": "the cutoff date C of the partition: the row uses data dated <= C",
+    "customer_id": "account id (opaque string)",
+    "source_file": "the raw file the row was read from",
+    "source_row": "the row number in that file (1 = first data row)",
+}
+_CONTRACT_COLUMNS = {
+    "sales_lines": contract.SALES_LINES,
+    "fact_transactions": contract.SALES_LINES,
+    "customers": contract.CUSTOMERS,
+    "dim_customer": contract.CUSTOMERS,
+    "assets": contract.ASSETS,
+    "install_base": contract.ASSETS,
+    "contacts": contract.CONTACTS,
+    "open_deals": contract.OPEN_DEALS,
+}
+
+
+def column_notes(table: str) -> dict[str, str]:
+    """The known column descriptions of ``schema.table`` (raw and star tables)."""
+    schema, name = table.split(".")
+    notes = dict(KEY_COLUMN_NOTES)
+    if schema in ("raw", "star"):
+        notes |= {c.name: c.description for c in _CONTRACT_COLUMNS.get(name, ())}
+    return notes
+
+
+def table_schema(
+    columns: Iterable[tuple[str, str]], notes: Mapping[str, str] | None = None
+) -> dg.TableSchema:
+    known = notes or {}
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name=n, type=t, description=known.get(n)) for n, t in columns
+        ]
+    )
 
 
 def table_metadata(
@@ -29,10 +66,15 @@ def table_metadata(
     rows: int,
     extra: dict[str, Any] | None = None,
     partitioned: bool = False,
+    notes: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
+    """Table name, column schema (with descriptions: ``notes`` over the known ones)
+    and row count, as the UI reads them, plus ``extra``."""
     meta: dict[str, Any] = {
         "dagster/table_name": table,
-        "dagster/column_schema": table_schema(columns),
+        "dagster/column_schema": table_schema(
+            columns, {**column_notes(table), **(notes or {})}
+        ),
         "dagster/partition_row_count" if partitioned else "dagster/row_count": rows,
     }
     meta.update(extra or {})

@@ -41,6 +41,7 @@ from gosales_assets.lib.features import (
     build_target_features,
     feature_catalog,
 )
+from gosales_assets.lib.features.catalog import all_specs
 from gosales_assets.lib.star import STAR_TABLES
 from gosales_assets.lib.store import column_schema, partition_checksum
 from gosales_assets.partitions import Partitions, cutoff_of, keys_by_dimension
@@ -51,12 +52,24 @@ ALS = "features.als_embeddings"
 MATRIX = "features.feature_matrix"
 CATALOG = "features.feature_catalog"
 ALS_FALLBACK_CHECK = "als_method_is_primary"
+# the catalog table's own columns, described in the UI's Columns view
+CATALOG_NOTES = {
+    "name": "feature column name in features.feature_matrix",
+    "family": "feature family (rfm, lifecycle, mix, install base, ...)",
+    "scope": "all: every division; target: computed for the partition's target",
+    "window": "the look-back window the feature aggregates over",
+    "dtype": "column type",
+    "default": "the value used when an account has no data for the feature",
+    "description": "what the feature measures",
+}
 
 
 def build_feature_assets(
     cfg: GosalesConfig, parts: Partitions
 ) -> list[dg.AssetsDefinition]:
     star_deps = [asset_key(t) for t in STAR_TABLES]
+    # every feature column's catalog description, shown in the UI's Columns view
+    notes = {s.name: s.description for s in all_specs(cfg)}
 
     @dg.asset(
         key=asset_key(CATALOG),
@@ -78,7 +91,8 @@ def build_feature_assets(
                 CATALOG,
                 schema,
                 rows,
-                {
+                notes=CATALOG_NOTES,
+                extra={
                     "families": dict(
                         zip(families["family"], families["len"], strict=True)
                     ),
@@ -166,6 +180,7 @@ def build_feature_assets(
                 rows[BASE],
                 {**common, "checksum": sums[BASE], **stats_summary(base.stats)},
                 partitioned=True,
+                notes=notes,
             ),
         )
         yield dg.MaterializeResult(
@@ -182,6 +197,7 @@ def build_feature_assets(
                     "sku_factor_rows": rows["features.als_sku_factors"],
                 },
                 partitioned=True,
+                notes=notes,
             ),
         )
         yield from selected_checks(context, outcomes)
@@ -238,6 +254,7 @@ def build_feature_assets(
                     **stats_summary(result.stats),
                 },
                 partitioned=True,
+                notes=notes,
             ),
         )
         yield from selected_checks(context, outcomes)

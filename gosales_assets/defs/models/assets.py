@@ -31,7 +31,7 @@ from gosales_assets.lib.model_store import (
     store_model,
     write_registry,
 )
-from gosales_assets.lib.models import train_model
+from gosales_assets.lib.models import matplotlib_available, train_model
 from gosales_assets.lib.store import column_schema
 from gosales_assets.lib.timeutil import window_end
 from gosales_assets.partitions import Partitions, keys_by_dimension, training_plan
@@ -179,6 +179,12 @@ def build_model_assets(
             f"oot_auc={m.get('auc')} oot_lift10={m.get('lift@10')}"
         )
         plots = "\n\n".join(_png_markdown(p) for p in stored["plots"].values())
+        if not plots:
+            plots = (
+                "No plots: the validation cutoff had nothing to plot."
+                if matplotlib_available()
+                else "No plots: matplotlib is not installed."
+            )
         yield dg.MaterializeResult(
             asset_key=key,
             metadata=table_metadata(
@@ -202,7 +208,7 @@ def build_model_assets(
                     "model_card": dg.MetadataValue.md(
                         (stored["report_dir"] / "model_card.md").read_text()
                     ),
-                    "plots": dg.MetadataValue.md(plots or "matplotlib unavailable"),
+                    "plots": dg.MetadataValue.md(plots),
                     **{
                         f"{name}_plot": dg.MetadataValue.path(str(path))
                         for name, path in stored["plots"].items()
