@@ -5,21 +5,35 @@ DuckDB allows one writing process per file. A writer that finds the file locked 
 logging what it waits for, and after ``lock_timeout_seconds`` fails with an actionable
 message; it never writes half a partition, because every partition replacement is one
 transaction (``BEGIN; DELETE ...; INSERT ...; COMMIT``).
+
+With ``store.backend: ducklake`` the same API runs on DuckLake (``lib/lake.py``):
+several processes may write at once, the file lock wait does not apply (except to a
+DuckDB catalog file), and a transaction that loses a commit race raises
+:class:`StoreConflictError`, to be run again (:meth:`Store.write` does, a bounded number
+of times; the Dagster resource asks Dagster to retry the step).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import random
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 import polars as pl
+
+from gosales_assets.lib.lake import LakeSpec, connect_lake, is_conflict, lake_spec
+
+if TYPE_CHECKING:
+    from gosales_assets.config import GosalesConfig
+
+T = TypeVar("T")
 
 log = logging.getLogger("gosales.store")
 
@@ -28,6 +42,10 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 class StoreLockedError(RuntimeError):
     """The DuckDB file stayed locked by another process past the configured timeout."""
+
+
+class StoreConflictError(RuntimeError):
+    """A DuckLake transaction lost a race with a concurrent commit; run it again."""
 
 
 def quote_ident(name: str) -> str:
@@ -52,37 +70,67 @@ def _is_lock_error(err: Exception) -> bool:
 
 @dataclass(frozen=True)
 class Store:
-    """A DuckDB database file (the embedded default curated store)."""
+    """The curated store: a DuckDB database file (the embedded default) or, with
+    ``lake`` set, a DuckLake (``path`` is then unused)."""
 
     path: Path
     lock_timeout_seconds: float = 120.0
     threads: int = 2
     poll_seconds: float = 0.5
+    lake: LakeSpec | None = None
+
+    @classmethod
+    def from_config(cls, cfg: GosalesConfig) -> Store:
+        """The store ``cfg`` configures (``store.backend``)."""
+        return cls(
+            path=cfg.duckdb_path,
+            lock_timeout_seconds=cfg.ingest.lock_timeout_seconds,
+            lake=lake_spec(cfg),
+        )
+
+    @property
+    def location(self) -> str:
+        """Where the store is, for messages (never contains credentials)."""
+        return str(self.path) if self.lake is None else self.lake.describe()
+
+    def exists(self) -> bool:
+        """Whether anything was ever written (a PostgreSQL catalog is assumed to)."""
+        return self.path.exists() if self.lake is None else self.lake.catalog_exists()
+
+    def _connect_once(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        if self.lake is not None:
+            return connect_lake(self.lake, self.threads, read_only=read_only)
+        return duckdb.connect(
+            str(self.path),
+            read_only=read_only,
+            config={
+                "threads": self.threads,
+                "autoinstall_known_extensions": False,
+            },
+        )
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
-        if not read_only:
+        if not read_only and self.lake is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + self.lock_timeout_seconds
         announced = False
+        what = (
+            f"the DuckDB store {self.path}"
+            if self.lake is None
+            else f"the {self.lake.describe()}"
+        )
         while True:
             try:
-                con = duckdb.connect(
-                    str(self.path),
-                    read_only=read_only,
-                    config={
-                        "threads": self.threads,
-                        "autoinstall_known_extensions": False,
-                    },
-                )
+                con = self._connect_once(read_only)
                 if announced:
-                    log.info("store lock acquired path=%s", self.path)
+                    log.info("store lock acquired path=%s", self.location)
                 return con
-            except duckdb.IOException as err:
+            except duckdb.Error as err:
                 if not _is_lock_error(err):
                     raise
                 if time.monotonic() >= deadline:
                     raise StoreLockedError(
-                        f"the DuckDB store {self.path} is locked by another process "
+                        f"{what} is locked by another process "
                         f"({err}). Waited {self.lock_timeout_seconds:.0f}s "
                         "(ingest.lock_timeout_seconds). Close analyst sessions on this "
                         "file (read the published copy instead) or wait for the other "
@@ -91,7 +139,7 @@ class Store:
                 if not announced:
                     log.warning(
                         "store locked, waiting path=%s timeout_s=%s holder=%s",
-                        self.path,
+                        self.location,
                         self.lock_timeout_seconds,
                         str(err).split("\n")[0],
                     )
@@ -108,15 +156,59 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A write connection inside ``BEGIN``; commit on success, else rollback."""
+        """A write connection inside ``BEGIN``; commit on success, else rollback.
+
+        On DuckLake, losing a race with a concurrent commit raises
+        :class:`StoreConflictError` (nothing of this transaction is visible)."""
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 yield con
-            except BaseException:
-                con.execute("ROLLBACK")
+            except BaseException as err:
+                _rollback(con)
+                if self.lake is not None and is_conflict(err):
+                    raise self._conflict(err) from err
                 raise
-            con.execute("COMMIT")
+            try:
+                con.execute("COMMIT")
+            except duckdb.Error as err:
+                if self.lake is not None and is_conflict(err):
+                    raise self._conflict(err) from err
+                raise
+
+    def _conflict(self, err: BaseException) -> StoreConflictError:
+        text = str(err).strip()
+        reason = text.splitlines()[-1] if text else repr(err)  # DuckLake's own words
+        return StoreConflictError(
+            f"a concurrent commit to {self.location} conflicted with this "
+            f"transaction ({reason}); it was rolled back and can be run again"
+        )
+
+    def write(self, body: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """Run ``body(con)`` in one transaction and return its result. On DuckLake, a
+        transaction that loses a commit race is run again from the start, up to
+        ``store.ducklake.max_retries`` times with a doubling, jittered wait."""
+        retries = self.lake.max_retries if self.lake is not None else 0
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with self.transaction() as con:
+                    return body(con)
+            except StoreConflictError as err:
+                if self.lake is None or attempt > retries:
+                    raise
+                wait = self.lake.retry_wait(attempt) * random.uniform(0.5, 1.0)
+                log.warning(
+                    "store write conflicted, retrying store=%s attempt=%s/%s "
+                    "wait_s=%.2f: %s",
+                    self.location,
+                    attempt,
+                    retries,
+                    wait,
+                    err,
+                )
+                time.sleep(wait)
 
     def query(
         self, sql: str, params: Sequence[Any] | None = None, read_only: bool = False
@@ -126,16 +218,24 @@ class Store:
 
     def table_exists(self, table: str) -> bool:
         schema, name = table.split(".")
-        if not self.path.exists():
+        if not self.exists():
             return False
         with self.connect() as con:
             return _table_exists(con, schema, name)
 
 
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back; a transaction that a failed statement or commit already ended has
+    nothing left to roll back."""
+    with contextlib.suppress(duckdb.TransactionException):
+        con.execute("ROLLBACK")
+
+
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
     row = con.execute(
         "SELECT count(*) FROM information_schema.tables "
-        "WHERE table_schema = ? AND table_name = ?",
+        "WHERE table_catalog = current_database() "
+        "AND table_schema = ? AND table_name = ?",
         [schema, name],
     ).fetchone()
     return bool(row and row[0])
@@ -260,7 +360,8 @@ def column_schema(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str,
     schema, name = table.split(".")
     rows = con.execute(
         "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        "WHERE table_catalog = current_database() "
+        "AND table_schema = ? AND table_name = ? ORDER BY ordinal_position",
         [schema, name],
     ).fetchall()
     return [(str(r[0]), str(r[1])) for r in rows]
