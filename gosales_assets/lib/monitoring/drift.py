@@ -1,0 +1,467 @@
+"""Drift of one (cutoff, division) against its reference cutoff (pure logic).
+
+- :func:`compare`: PSI and KS per column, over all accounts and per segment (for
+  example per industry: a shift confined to one industry is diluted in the whole
+  population but plain inside its segment).
+- :func:`assign_status`: ``ok`` / ``warn`` / ``error`` per row from the configured
+  thresholds, raised where needed to the sampling-noise floor (family-wise chance
+  ``monitoring.alpha`` per partition that noise alone passes a threshold); ``ignored``
+  for the features of ``monitoring.ignore_features``.
+- :func:`rate_drift`: a rate gap (label prevalence, calibration in the large) against a
+  tolerance ``max(absolute, relative x base rate)``.
+- :func:`drift_outcomes`: the asset checks (``feature_psi``, ``feature_psi_error``,
+  ``feature_ks``, ``feature_ks_error``, ``score_psi``, ``prevalence_drift``,
+  ``calibration_drift``, ``drift_values_valid``) as :class:`CheckOutcome`s; a failed one
+  lists the offending rows (top ``monitoring.top_n`` by PSI) with their values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from gosales_assets.config_sections import MonitoringConfig, RateTolerance
+from gosales_assets.lib.checks import CheckOutcome
+from gosales_assets.lib.monitoring.stats import (
+    ks_noise_floor,
+    measure,
+    psi_noise_floor,
+)
+
+DRIFT_TABLE = "monitoring.drift"
+SUMMARY_TABLE = "monitoring.drift_summary"
+SCORE_COLUMN = "p_icp"
+SEGMENT = "_segment"  # the segment column of the frames handed to :func:`compare`
+ALL = "*"  # segment_by and segment of the rows over all accounts
+MISSING_SEGMENT = "(missing)"
+
+# name -> (severity, description). Drift never stops publishing: only the contract
+# check on the computed values blocks.
+DRIFT_CHECKS: dict[str, tuple[str, str]] = {
+    "feature_psi": (
+        "WARN",
+        "no monitored feature's PSI (all accounts or a segment) is at or above "
+        "monitoring.psi.warn and its noise floor",
+    ),
+    "feature_psi_error": (
+        "ERROR",
+        "no monitored feature's PSI is at or above monitoring.psi.error and its noise "
+        "floor (non-blocking)",
+    ),
+    "feature_ks": (
+        "WARN",
+        "no monitored feature's KS statistic is at or above monitoring.ks.warn and its "
+        "noise floor",
+    ),
+    "feature_ks_error": (
+        "ERROR",
+        "no monitored feature's KS statistic is at or above monitoring.ks.error and "
+        "its noise floor (non-blocking)",
+    ),
+    "score_psi": (
+        "WARN",
+        "the PSI of p_icp (all accounts and per segment) is below "
+        "monitoring.score_psi.warn; reported as ERROR at or above "
+        "monitoring.score_psi.error (non-blocking)",
+    ),
+    "prevalence_drift": (
+        "WARN",
+        "the label prevalence (or the mean score when no label window newer than the "
+        "reference has closed) is within monitoring.prevalence of the reference's",
+    ),
+    "calibration_drift": (
+        "WARN",
+        "on the newest scored cutoff whose label window closed by C, the mean score "
+        "is within monitoring.calibration of the observed rate",
+    ),
+    "drift_values_valid": (
+        "ERROR",
+        "every PSI is finite and >= 0, every KS statistic in [0, 1], one row per "
+        "(kind, feature, segment)",
+    ),
+}
+BLOCKING_CHECKS = frozenset({"drift_values_valid"})
+
+ROW_SCHEMA: dict[str, Any] = {
+    "kind": pl.String,
+    "feature": pl.String,
+    "family": pl.String,
+    "segment_by": pl.String,
+    "segment": pl.String,
+    "ignored": pl.Boolean,
+    "psi": pl.Float64,
+    "ks": pl.Float64,
+    "bins": pl.Int64,
+    "n_reference": pl.Int64,
+    "n_current": pl.Int64,
+    "mean_reference": pl.Float64,
+    "mean_current": pl.Float64,
+}
+
+
+def ignored_names(names: Sequence[str], patterns: Sequence[str]) -> list[str]:
+    """The names matching any glob pattern (case-sensitive)."""
+    return [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+
+
+def _segments(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    keyed = frame.with_columns(pl.col(SEGMENT).fill_null(MISSING_SEGMENT))
+    return {
+        str(key[0]): part
+        for key, part in keyed.partition_by(SEGMENT, as_dict=True).items()
+    }
+
+
+def compare(
+    reference: pl.DataFrame,
+    current: pl.DataFrame,
+    columns: Sequence[str],
+    settings: MonitoringConfig,
+    *,
+    kind: str = "feature",
+    families: dict[str, str] | None = None,
+    ignore: frozenset[str] = frozenset(),
+) -> tuple[pl.DataFrame, dict[str, list[int]]]:
+    """PSI and KS of every column over all accounts and, when both frames carry the
+    segment column, per segment with at least ``min_segment_rows`` rows on both sides
+    (ignored columns: all accounts only). Returns the rows (``ROW_SCHEMA``, no status)
+    and the segments left out as ``{segment: [n_reference, n_current]}``."""
+    families = families or {}
+    rows: list[dict[str, Any]] = []
+
+    def add(ref: pl.DataFrame, cur: pl.DataFrame, by: str, seg: str) -> None:
+        for name in columns:  # one vectorized computation per column
+            if by != ALL and name in ignore:
+                continue
+            rows.append(
+                {
+                    "kind": kind,
+                    "feature": name,
+                    "family": families.get(name, kind),
+                    "segment_by": by,
+                    "segment": seg,
+                    "ignored": name in ignore,
+                    **measure(
+                        ref[name].cast(pl.Float64).to_numpy(),
+                        cur[name].cast(pl.Float64).to_numpy(),
+                        settings.bins,
+                        settings.epsilon,
+                    ),
+                }
+            )
+
+    add(reference, current, ALL, ALL)
+    skipped: dict[str, list[int]] = {}
+    by = settings.segment_column
+    if by is not None and SEGMENT in reference.columns and SEGMENT in current.columns:
+        ref_parts, cur_parts = _segments(reference), _segments(current)
+        for seg in sorted(set(ref_parts) | set(cur_parts)):
+            ref = ref_parts.get(seg, reference.clear())
+            cur = cur_parts.get(seg, current.clear())
+            if min(ref.height, cur.height) < settings.min_segment_rows:
+                skipped[seg] = [ref.height, cur.height]
+                continue
+            add(ref, cur, by, seg)
+    frame = pl.DataFrame(rows, schema=ROW_SCHEMA, orient="row")
+    return frame, skipped
+
+
+def _level(value: pl.Expr, warn: pl.Expr, error: pl.Expr, floor: pl.Expr) -> pl.Expr:
+    return (
+        pl.when(value >= pl.max_horizontal(error, floor))
+        .then(pl.lit("error"))
+        .when(value >= pl.max_horizontal(warn, floor))
+        .then(pl.lit("warn"))
+        .otherwise(pl.lit("ok"))
+    )
+
+
+def assign_status(rows: pl.DataFrame, settings: MonitoringConfig) -> pl.DataFrame:
+    """Add ``psi_floor``, ``ks_floor``, ``psi_status``, ``ks_status`` and ``status``.
+
+    A floor is what sampling noise alone exceeds with probability
+    ``alpha / (number of monitored rows)`` for the row's sample sizes (and, for PSI,
+    its number of bins), so that the chance that noise makes *any* row of the
+    partition pass a threshold is at most ``alpha``. A level is reached when the value
+    is at or above both the configured threshold and the floor. Features use
+    ``monitoring.psi``, the score ``monitoring.score_psi``, both ``monitoring.ks``."""
+    tests = max(int((~rows["ignored"]).sum()), 1)
+    p = settings.alpha / tests
+    n_ref, n_cur = rows["n_reference"].to_numpy(), rows["n_current"].to_numpy()
+    psi_floor = psi_noise_floor(rows["bins"].to_numpy(), n_ref, n_cur, p)
+    ks_floor = ks_noise_floor(n_ref, n_cur, p)
+    score = pl.col("kind") == "score"
+    psi_warn = pl.when(score).then(settings.score_psi.warn).otherwise(settings.psi.warn)
+    psi_err = (
+        pl.when(score).then(settings.score_psi.error).otherwise(settings.psi.error)
+    )
+    ks_warn, ks_err = pl.lit(settings.ks.warn), pl.lit(settings.ks.error)
+    worst = (
+        pl.when(pl.col("ignored"))
+        .then(pl.lit("ignored"))
+        .when((pl.col("psi_status") == "error") | (pl.col("ks_status") == "error"))
+        .then(pl.lit("error"))
+        .when((pl.col("psi_status") == "warn") | (pl.col("ks_status") == "warn"))
+        .then(pl.lit("warn"))
+        .otherwise(pl.lit("ok"))
+    )
+    return (
+        rows.with_columns(
+            pl.Series("psi_floor", psi_floor, dtype=pl.Float64),
+            pl.Series("ks_floor", ks_floor, dtype=pl.Float64),
+        )
+        .with_columns(
+            _level(pl.col("psi"), psi_warn, psi_err, pl.col("psi_floor")).alias(
+                "psi_status"
+            ),
+            _level(pl.col("ks"), ks_warn, ks_err, pl.col("ks_floor")).alias(
+                "ks_status"
+            ),
+        )
+        .with_columns(worst.alias("status"))
+        .sort("kind", "feature", "segment_by", "segment")
+    )
+
+
+@dataclass(frozen=True)
+class RateDrift:
+    """A rate compared with a base rate: ``gap = current - base``; ``warn`` when
+    ``|gap| > tolerance = max(absolute, relative x |base|)``; ``no_data`` without
+    one of the two."""
+
+    metric: str
+    base_value: float | None
+    current_value: float | None
+    base_source: str
+    current_source: str
+    base_cutoff: dt.date | None
+    current_cutoff: dt.date | None
+    n: int
+    tolerance: float | None
+    note: str = ""
+    gap: float | None = field(init=False)
+    status: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        gap: float | None = None
+        status = "no_data"
+        if (
+            self.base_value is not None
+            and self.current_value is not None
+            and self.tolerance is not None
+        ):
+            gap = self.current_value - self.base_value
+            status = "warn" if abs(gap) > self.tolerance else "ok"
+        object.__setattr__(self, "gap", gap)
+        object.__setattr__(self, "status", status)
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "base_cutoff": self.base_cutoff,
+            "current_cutoff": self.current_cutoff,
+            "base_value": self.base_value,
+            "current_value": self.current_value,
+            "gap": self.gap,
+            "tolerance": self.tolerance,
+            "base_source": self.base_source,
+            "current_source": self.current_source,
+            "n": self.n,
+            "status": self.status,
+            "note": self.note,
+        }
+
+
+def rate_drift(
+    metric: str,
+    base: tuple[float | None, str, dt.date | None],
+    current: tuple[float | None, str, dt.date | None],
+    tolerance: RateTolerance,
+    n: int = 0,
+    note: str = "",
+) -> RateDrift:
+    """``base`` and ``current`` are ``(rate, source, cutoff)``."""
+    base_value = base[0]
+    tol = (
+        max(tolerance.absolute, tolerance.relative * abs(base_value))
+        if base_value is not None and math.isfinite(base_value)
+        else None
+    )
+    return RateDrift(
+        metric=metric,
+        base_value=base_value,
+        current_value=current[0],
+        base_source=base[1],
+        current_source=current[1],
+        base_cutoff=base[2],
+        current_cutoff=current[2],
+        n=n,
+        tolerance=tol,
+        note=note,
+    )
+
+
+SUMMARY_SCHEMA: dict[str, Any] = {
+    "metric": pl.String,
+    "base_cutoff": pl.Date,
+    "current_cutoff": pl.Date,
+    "base_value": pl.Float64,
+    "current_value": pl.Float64,
+    "gap": pl.Float64,
+    "tolerance": pl.Float64,
+    "base_source": pl.String,
+    "current_source": pl.String,
+    "n": pl.Int64,
+    "status": pl.String,
+    "note": pl.String,
+}
+
+
+def summary_frame(rates: Sequence[RateDrift]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [r.row() for r in rates], schema=SUMMARY_SCHEMA, orient="row"
+    ).sort("metric")
+
+
+def offending(
+    rows: pl.DataFrame, column: str, levels: Sequence[str], top_n: int
+) -> tuple[int, list[dict[str, Any]], dict[str, int]]:
+    """Rows whose ``column`` is at one of ``levels``: how many, the top ``top_n`` by
+    PSI (feature, segment, family, psi, ks, status) and the count per family."""
+    bad = rows.filter(pl.col(column).is_in(list(levels)))
+    top = bad.sort(["psi", "feature", "segment"], descending=[True, False, False]).head(
+        top_n
+    )
+    listed = [
+        {
+            "feature": r["feature"],
+            "segment": r["segment"]
+            if r["segment_by"] == ALL
+            else f"{r['segment_by']}={r['segment']}",
+            "family": r["family"],
+            "psi": round(r["psi"], 6),
+            "ks": round(r["ks"], 6),
+            "status": r["status"],
+        }
+        for r in top.iter_rows(named=True)
+    ]
+    fams = bad.group_by("family").len().sort("family")
+    return bad.height, listed, dict(zip(fams["family"], fams["len"], strict=True))
+
+
+def _rate_meta(rate: RateDrift) -> dict[str, Any]:
+    return {
+        k: (str(v) if isinstance(v, dt.date) else v)
+        for k, v in rate.row().items()
+        if v is not None
+    }
+
+
+def drift_outcomes(
+    rows: pl.DataFrame,
+    rates: Sequence[RateDrift],
+    settings: MonitoringConfig,
+    reference_cutoff: dt.date,
+) -> list[CheckOutcome]:
+    """The check outcomes of one partition (``rows`` from :func:`assign_status`)."""
+    monitored = rows.filter(~pl.col("ignored"))
+    features = monitored.filter(pl.col("kind") == "feature")
+    score = monitored.filter(pl.col("kind") == "score")
+    common = {"reference_cutoff": str(reference_cutoff)}
+    out: list[CheckOutcome] = []
+    for name, column, levels, level in (
+        ("feature_psi", "psi_status", ("warn", "error"), settings.psi.warn),
+        ("feature_psi_error", "psi_status", ("error",), settings.psi.error),
+        ("feature_ks", "ks_status", ("warn", "error"), settings.ks.warn),
+        ("feature_ks_error", "ks_status", ("error",), settings.ks.error),
+    ):
+        count, listed, families = offending(features, column, levels, settings.top_n)
+        sev, desc = DRIFT_CHECKS[name]
+        out.append(
+            CheckOutcome(
+                DRIFT_TABLE,
+                name,
+                count == 0,
+                sev,  # type: ignore[arg-type]
+                desc,
+                {
+                    **common,
+                    "threshold": level,
+                    "rows_checked": features.height,
+                    "offending_count": count,
+                    "offending_families": families,
+                    "offending_top": listed,
+                },
+            )
+        )
+    count, listed, _ = offending(score, "psi_status", ("warn", "error"), settings.top_n)
+    errors = int((score["psi_status"] == "error").sum())
+    whole = score.filter(pl.col("segment_by") == ALL)
+    out.append(
+        CheckOutcome(
+            DRIFT_TABLE,
+            "score_psi",
+            count == 0,
+            "ERROR" if errors else "WARN",
+            DRIFT_CHECKS["score_psi"][1],
+            {
+                **common,
+                "psi": round(float(whole["psi"][0]), 6) if whole.height else None,
+                "ks": round(float(whole["ks"][0]), 6) if whole.height else None,
+                "warn": settings.score_psi.warn,
+                "error": settings.score_psi.error,
+                "offending_count": count,
+                "offending_top": listed,
+            },
+        )
+    )
+    by_metric = {r.metric: r for r in rates}
+    for name, metric in (
+        ("prevalence_drift", "prevalence"),
+        ("calibration_drift", "calibration"),
+    ):
+        rate = by_metric.get(metric)
+        sev, desc = DRIFT_CHECKS[name]
+        meta = {**common, **(_rate_meta(rate) if rate else {"status": "no_data"})}
+        if rate is None or rate.status == "no_data":
+            meta["note"] = (rate.note if rate else "") or "not evaluated: no data"
+        out.append(
+            CheckOutcome(
+                DRIFT_TABLE,
+                name,
+                rate is None or rate.status != "warn",
+                sev,  # type: ignore[arg-type]
+                desc,
+                meta,
+            )
+        )
+    out.append(values_valid(rows))
+    return out
+
+
+def values_valid(rows: pl.DataFrame) -> CheckOutcome:
+    """The blocking contract of the computed rows."""
+    psi_v = rows["psi"].to_numpy()
+    ks_v = rows["ks"].to_numpy()
+    bad_values = int(
+        np.sum(~np.isfinite(psi_v) | (psi_v < 0))
+        + np.sum(~np.isfinite(ks_v) | (ks_v < 0) | (ks_v > 1))
+    )
+    keys = ("kind", "feature", "segment_by", "segment")
+    dupes = rows.height - rows.select(keys).unique().height
+    sev, desc = DRIFT_CHECKS["drift_values_valid"]
+    return CheckOutcome(
+        DRIFT_TABLE,
+        "drift_values_valid",
+        bad_values == 0 and dupes == 0 and rows.height > 0,
+        sev,  # type: ignore[arg-type]
+        desc,
+        {"invalid_values": bad_values, "duplicate_rows": dupes, "rows": rows.height},
+    )
