@@ -15,6 +15,7 @@ rebuilt from the shifted data.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import pytest
 import yaml
 
 from gosales_assets.config import GosalesConfig, load_config
+from gosales_assets.lib.alerts import dedup_key
 from gosales_assets.lib.artifacts import ArtifactStore
 from gosales_assets.lib.audit import build_features, build_labels_at, ingest
 from gosales_assets.lib.features.catalog import all_specs
@@ -108,6 +110,49 @@ def _drift(instance: dg.DagsterInstance, store: Store) -> dict[str, Any]:
     return {"checks": checks, "rows": rows}
 
 
+SEVERITY_RANK = {"WARN": 1, "ERROR": 2}
+
+
+def _failed(checks: dict[str, Any]) -> dict[str, str]:
+    """Dedup key -> severity of every failed check evaluation of a drift run."""
+    partition = f"{C}|{TARGET}"
+    return {
+        dedup_key(e.asset_key.to_user_string(), name, partition): e.severity.value
+        for name, e in checks.items()
+        if not e.passed
+    }
+
+
+class _Alerts:
+    """The project's own alert sensor (defs/alerts) ticked after each drift run; it
+    writes $GOSALES_HOME/alerts/alerts.jsonl."""
+
+    def __init__(self, instance: dg.DagsterInstance, home: Path) -> None:
+        from gosales_assets.defs.alerts.definitions import defs
+
+        d = defs()
+        self.sensor = d.resolve_sensor_def("check_alert_sensor")
+        self.resources = {"alert_notifier": d.resources["alert_notifier"]}
+        self.instance = instance
+        self.cursor: str | None = None
+        self.log = home / "alerts" / "alerts.jsonl"
+        self.seen = 0
+
+    def tick(self) -> dict[str, str]:
+        """Dedup key -> severity of the alerts this tick wrote."""
+        ctx = dg.build_sensor_context(
+            instance=self.instance, cursor=self.cursor, resources=self.resources
+        )
+        self.cursor = self.sensor.evaluate_tick(ctx).cursor
+        lines = self.log.read_text().splitlines() if self.log.exists() else []
+        new = [json.loads(x) for x in lines[self.seen :]]
+        self.seen = len(lines)
+        alerts = [r for r in new if r["kind"] == "alert"]
+        keys = [r["dedup_key"] for r in alerts]
+        assert len(keys) == len(set(keys)), keys  # one alert per check and partition
+        return {r["dedup_key"]: r["severity"] for r in alerts}
+
+
 def _runs(tmp: Path, mp: pytest.MonkeyPatch) -> dict[str, Any]:
     """Build the store, run drift on the control data, then on the shifted data."""
     config = _config(tmp)
@@ -138,13 +183,17 @@ def _runs(tmp: Path, mp: pytest.MonkeyPatch) -> dict[str, Any]:
             build_labels_at(store, cfg, cutoff, [TARGET])
         build_features(store, cfg, C, [TARGET])
         reference = _train_and_score(store, cfg)
+        alerts = _Alerts(instance, tmp / "home")
         control = _drift(instance, store)
+        control["alerts"] = alerts.tick()
         # the shifted data: everything up to the reference is unchanged, C is rebuilt
         ingest(store, tmp / "shifted", cfg)
         build_labels_at(store, cfg, plan[-1], [TARGET])
         build_features(store, cfg, C, [TARGET])
         _score(store, cfg)
         shifted = _drift(instance, store)
+        shifted["alerts"] = alerts.tick()
+        shifted["repeat_tick"] = alerts.tick()
     return {"control": control, "shifted": shifted, "reference": reference}
 
 
@@ -165,6 +214,7 @@ def test_a_spend_shift_fires_only_on_the_spend_features_of_the_industry(
     control_fires_nothing_at_error(runs)
     shift_fires_exactly_on_the_spend_features_of_the_industry(runs)
     failed_check_lists_the_offending_features(runs)
+    alert_log_holds_exactly_the_failed_checks(runs)
 
 
 def reference_is_the_models_newest_training_cutoff(runs: dict[str, Any]) -> None:
@@ -222,3 +272,21 @@ def failed_check_lists_the_offending_features(runs: dict[str, Any]) -> None:
     psis = [item["psi"] for item in top]
     assert psis == sorted(psis, reverse=True)
     assert meta["offending_count"].value >= len(top)
+
+
+def alert_log_holds_exactly_the_failed_checks(runs: dict[str, Any]) -> None:
+    control = _failed(runs["control"]["checks"])
+    shifted = _failed(runs["shifted"]["checks"])
+    # after the control run: one alert per failed check, nothing else
+    assert runs["control"]["alerts"] == control
+    assert all(sev == "WARN" for sev in control.values())  # nothing at ERROR
+    # after the shifted run: the new failures and the escalations, nothing repeated
+    expected = {
+        key: sev
+        for key, sev in shifted.items()
+        if SEVERITY_RANK[sev] > SEVERITY_RANK.get(control.get(key, ""), 0)
+    }
+    assert runs["shifted"]["alerts"] == expected
+    partition = f"{C}|{TARGET}"
+    assert expected[f"monitoring/drift:feature_psi_error@{partition}"] == "ERROR"
+    assert runs["shifted"]["repeat_tick"] == {}
