@@ -6,7 +6,7 @@ export GOSALES_HOME ?= $(CURDIR)/.gosales_home
 export GOSALES_RAW_DIR ?= $(CURDIR)/data/raw
 export DAGSTER_HOME ?= $(GOSALES_HOME)/dagster
 
-.PHONY: setup demo test test-slow lint dev bench clean
+.PHONY: setup demo test test-slow test-postgres test-browser lint dev bench bench-ci clean
 
 setup: $(VENV)/.installed
 
@@ -28,11 +28,22 @@ test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	mkdir -p "$(DAGSTER_HOME)"
-	$(BIN)/dagster definitions validate -m gosales_assets.definitions -a defs
+	$(BIN)/dagster definitions validate -w workspace.yaml
 	$(BIN)/pytest -n 2 -q
 
 test-slow: setup
 	$(BIN)/pytest -q -m slow
+
+## test-postgres: the PostgreSQL instance and DuckLake catalog tests; a missing server
+## fails (it starts a throwaway one from /usr/lib/postgresql/*/bin, or GOSALES_TEST_PG_URL)
+test-postgres: setup
+	GOSALES_REQUIRE_PG=1 $(BIN)/pytest -q -m postgres
+
+## test-browser: the Dagster UI in headless Chromium (/usr/bin/chromium + chromedriver);
+## a missing browser fails. Screenshots land in reports/screenshots/.
+test-browser: setup
+	GOSALES_REQUIRE_BROWSER=1 GOSALES_SCREENSHOT_DIR="$(CURDIR)/reports/screenshots" \
+		$(BIN)/pytest -q -m browser
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
@@ -40,12 +51,22 @@ lint: setup
 ## dev: the Dagster UI on 127.0.0.1:3000
 dev: setup
 	mkdir -p "$(DAGSTER_HOME)" && [ -f "$(DAGSTER_HOME)/dagster.yaml" ] || cp dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
-	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -m gosales_assets.definitions -a defs
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
-## bench: generate data at SCALE (S, M, L), run the nightly graph, report timings
+## bench: generate data at SCALE (XS, S, M, L), run retraining and nightly, report
+## timings, targets and growth in reports/benchmark.* (fails if the JSON is incomplete)
 SCALE ?= S
 bench: setup
 	$(BIN)/gosales bench --scale $(SCALE)
+
+## bench-ci: the CI mode: scale XS with 2 targets, a small ingestion at scale and a
+## profile, in a scratch folder (never reports/); fails if benchmark.json is incomplete
+BENCH_CI := $(GOSALES_HOME)/bench-ci
+bench-ci: setup
+	rm -rf "$(BENCH_CI)"
+	GOSALES_HOME="$(BENCH_CI)" GOSALES_REPORTS_DIR="$(BENCH_CI)/reports" \
+		DAGSTER_HOME="$(BENCH_CI)/dagster" \
+		$(BIN)/gosales bench --scale XS --targets 2 --ingest-lines 50000 --profile
 
 clean:
 	rm -rf "$(GOSALES_HOME)" data/raw

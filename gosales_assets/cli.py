@@ -105,6 +105,15 @@ def main(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
     show_default=True,
     help="Also write ground_truth.parquet for sample_data.ground_truth_cutoffs.",
 )
+@click.option(
+    "--shift",
+    "shift_specs",
+    multiple=True,
+    metavar="SPEC",
+    help="Multiply one industry's spend from a date on, for drift scenarios "
+    "(repeatable; replaces sample_data.shifts): "
+    "'industry=<name>,factor=2.0,from=YYYY-MM-DD[,share=0.5]'.",
+)
 @click.pass_context
 def generate(
     ctx: click.Context,
@@ -116,12 +125,22 @@ def generate(
     fmt: str,
     layout: str,
     ground_truth: bool,
+    shift_specs: tuple[str, ...],
 ) -> None:
     """Generate the synthetic sample data set (the embedded default input)."""
     from gosales_assets.sample_data import generate as run_generate
+    from gosales_assets.sample_data.shift import SpendShift, parse_shift
 
     cfg = _config(ctx)
     sd = cfg.sample_data
+    try:
+        shifts = (
+            [parse_shift(spec) for spec in shift_specs]
+            if shift_specs
+            else [SpendShift(s.industry, s.factor, s.start, s.share) for s in sd.shifts]
+        )
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--shift") from None
     start = start or sd.start
     end = end or sd.end
     if end <= start:
@@ -141,6 +160,7 @@ def generate(
         layout=layout,  # type: ignore[arg-type]
         ground_truth_cutoffs=sd.ground_truth_cutoffs if ground_truth else (),
         ground_truth_simulations=sd.ground_truth_simulations,
+        shifts=shifts,
     )
     click.echo(f"sample data written to {out}: {report}")
 
@@ -195,6 +215,13 @@ def run(
     summary = run_pipeline(cfg, cutoff, divisions, skip_ingest=skip_ingest, train=train)
     for job, run_id, ok in summary.runs:
         click.echo(f"{job}: {'succeeded' if ok else 'FAILED'} (run {run_id})")
+    if summary.published is not None:
+        click.echo(f"published analyst copy: {summary.published}")
+    elif summary.publish_error:
+        click.echo(
+            f"WARNING: the analyst copy was not refreshed: {summary.publish_error}",
+            err=True,
+        )
     if not summary.success:
         raise click.ClickException(
             "a run failed; see the messages above, or open the run in the Dagster UI "
@@ -211,20 +238,28 @@ def run(
     callback=_date,
     help="Cutoff date YYYY-MM-DD, or 'latest' for the newest materialized cutoff.",
 )
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Read the live store instead of the published analyst copy (a running "
+    "pipeline may have to wait for this read).",
+)
 @click.pass_context
-def summary(ctx: click.Context, cutoff: dt.date | None) -> None:
-    """Print a short summary of the curated store at a cutoff."""
+def summary(ctx: click.Context, cutoff: dt.date | None, live: bool) -> None:
+    """Print a short summary of the curated store at a cutoff (the published copy
+    when there is one)."""
     cfg = _config(ctx)
-    _print_summary(cfg, cutoff)
+    _print_summary(cfg, cutoff, live)
 
 
 @main.command()
 @click.option(
     "--scale",
-    type=click.Choice(["S", "M", "L"]),
+    type=click.Choice(["XS", "S", "M", "L"]),
     default="S",
     show_default=True,
-    help="S = 10k customers, M = 100k (~2M lines), L = 500k (~10M lines).",
+    help="XS = 1k customers (CI mode), S = 10k, M = 100k (>= 2M lines), "
+    "L = 500k (>= 8M lines).",
 )
 @click.option(
     "--workdir",
@@ -232,10 +267,46 @@ def summary(ctx: click.Context, cutoff: dt.date | None) -> None:
     default=None,
     help="Where bench data and stores go (default: $GOSALES_HOME/bench).",
 )
+@click.option(
+    "--customers",
+    type=click.IntRange(min=100),
+    default=None,
+    help="Override the scale's number of customers (the run is marked partial).",
+)
+@click.option(
+    "--targets",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Only the first N configured targets (the run is marked partial).",
+)
+@click.option(
+    "--ingest-lines",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Also ingest a CSV of N synthesized lines in a child process and report its "
+    "time and peak memory; 0 = off. Default: 10,000,000 at L, off otherwise.",
+)
+@click.option(
+    "--profile/--no-profile",
+    default=None,
+    help="Profile the slowest step (reports/profiles/). Default: only when a target "
+    "is missed.",
+)
 @click.pass_context
-def bench(ctx: click.Context, scale: str, workdir: Path | None) -> None:
-    """Generate data at a scale, run the nightly graph, write reports/benchmark.*."""
-    from gosales_assets.bench import run_benchmark
+def bench(
+    ctx: click.Context,
+    scale: str,
+    workdir: Path | None,
+    customers: int | None,
+    targets: int | None,
+    ingest_lines: int | None,
+    profile: bool | None,
+) -> None:
+    """Generate data at a scale, run retraining and nightly through Dagster, write
+    reports/benchmark.* and check the report is complete."""
+    import json
+
+    from gosales_assets.bench import check_report, run_benchmark
 
     cfg = _config(ctx)
     result = run_benchmark(
@@ -243,14 +314,33 @@ def bench(ctx: click.Context, scale: str, workdir: Path | None) -> None:
         workdir or cfg.paths.home / "bench",
         cfg.paths.reports_dir,
         ctx.obj.get("config_path"),
+        customers=customers,
+        targets=targets,
+        ingest_lines=ingest_lines,
+        profile=profile,
     )
     nightly = result["runs"]["nightly"]
     click.echo(
         f"bench {scale}: nightly wall {nightly['wall_s']}s cpu {nightly['cpu_s']}s "
         f"peak {nightly['peak_rss_mb']} MiB -> {cfg.paths.reports_dir}/benchmark.md"
     )
-    if not nightly["success"]:
-        raise click.ClickException("a benchmark run failed; see the log above")
+    for target in result["targets"]:
+        if not target["met"]:
+            click.echo(f"target missed: {scale} {target['run']}: {target['what']}")
+    data = json.loads((cfg.paths.reports_dir / "benchmark.json").read_text("utf-8"))
+    missing = check_report(data, [scale])
+    if missing:
+        raise click.ClickException(
+            "benchmark.json is incomplete: " + ", ".join(missing)
+        )
+    failed = [n for n, r in result["runs"].items() if not r["success"]]
+    ingest = result.get("ingest_at_scale")
+    if ingest is not None and not ingest.get("success"):
+        failed.append("ingest_at_scale")
+    if failed:
+        raise click.ClickException(
+            f"benchmark run(s) failed: {', '.join(failed)}; see the log above"
+        )
 
 
 @main.command()
@@ -270,11 +360,22 @@ def bench(ctx: click.Context, scale: str, workdir: Path | None) -> None:
     show_default=True,
     help="How many opportunities to print.",
 )
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Read the live store instead of the published analyst copy (a running "
+    "pipeline may have to wait for this read).",
+)
 @click.pass_context
 def top(
-    ctx: click.Context, cutoff: dt.date | None, division: str | None, limit: int
+    ctx: click.Context,
+    cutoff: dt.date | None,
+    division: str | None,
+    limit: int,
+    live: bool,
 ) -> None:
-    """Print the best whitespace opportunities with their reasons."""
+    """Print the best whitespace opportunities with their reasons (from the published
+    copy when there is one)."""
     from gosales_assets.lib.summary import top_opportunities
 
     cfg = _config(ctx)
@@ -283,21 +384,170 @@ def top(
             f"unknown target {division!r}; known: {', '.join(cfg.target_names)}",
             param_hint="--division",
         )
-    if not cfg.duckdb_path.exists():
-        raise click.ClickException(
-            f"no curated store at {cfg.duckdb_path}; run `gosales run` first"
+    store = _reading_store(cfg, live)
+    click.echo(top_opportunities(cfg, cutoff, division, limit, store))
+
+
+@main.command()
+@click.option(
+    "--cutoff",
+    default="latest",
+    show_default=True,
+    callback=_date,
+    help="Cutoff date YYYY-MM-DD, or 'latest': the newest month-end in the raw data.",
+)
+@click.option(
+    "--division",
+    "divisions",
+    multiple=True,
+    help="Target name (repeatable). Default: every configured target.",
+)
+@click.option(
+    "--check",
+    "checks",
+    multiple=True,
+    type=click.Choice(["truncation", "shuffled"]),
+    help="Run only this control (repeatable). Default: both. truncation: rows after "
+    "the cutoff change nothing at it; shuffled: a model on shuffled labels scores "
+    "AUC ~0.5.",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep the throwaway stores here for inspection (default: a temporary "
+    "folder, removed afterwards).",
+)
+@click.pass_context
+def audit(
+    ctx: click.Context,
+    cutoff: dt.date | None,
+    divisions: tuple[str, ...],
+    checks: tuple[str, ...],
+    workdir: Path | None,
+) -> None:
+    """Run the leakage controls for a cutoff from the raw folder; write
+    reports/audit/<cutoff>.json; exit non-zero when a control fails."""
+    from gosales_assets.lib.audit import CHECKS, run_audit, write_report
+    from gosales_assets.lib.ingest import RawInputError
+
+    cfg = _config(ctx)
+    for name in divisions:
+        if name.strip() not in cfg.target_names:
+            raise click.BadParameter(
+                f"unknown target {name!r}; known: {', '.join(cfg.target_names)}",
+                param_hint="--division",
+            )
+    if cutoff is not None and cutoff < cfg.partitions.cutoff_start:
+        raise click.BadParameter(
+            f"{cutoff} is before partitions.cutoff_start {cfg.partitions.cutoff_start}",
+            param_hint="--cutoff",
         )
-    click.echo(top_opportunities(cfg, cutoff, division, limit))
+    if not cfg.paths.raw_dir.is_dir():
+        raise click.ClickException(
+            f"no raw folder at {cfg.paths.raw_dir}; set GOSALES_RAW_DIR or run "
+            "`gosales generate`"
+        )
+    targets = list(dict.fromkeys(n.strip() for n in divisions)) or cfg.target_names
+    try:
+        report = run_audit(
+            cfg,
+            cutoff,
+            targets,
+            checks=checks or CHECKS,
+            workdir=workdir,
+            log=lambda message: log.info(message),
+        )
+    except (RawInputError, ValueError) as err:
+        raise click.ClickException(f"audit could not start: {err}") from None
+    click.echo(report.table())
+    path = write_report(report, cfg.paths.reports_dir)
+    click.echo(f"report: {path}")
+    if not report.passed:
+        raise click.ClickException(
+            "the audit FAILED: a leakage control did not hold (details in the report)"
+        )
 
 
-def _print_summary(cfg: GosalesConfig, cutoff: dt.date | None) -> None:
+def _print_summary(
+    cfg: GosalesConfig, cutoff: dt.date | None, live: bool = False
+) -> None:
     from gosales_assets.lib.summary import store_summary
 
-    if not cfg.duckdb_path.exists():
+    click.echo(store_summary(cfg, cutoff, _reading_store(cfg, live)))
+
+
+def _reading_store(cfg: GosalesConfig, live: bool) -> Any:
+    """The published analyst copy when it exists (unless ``live``), else the store."""
+    from gosales_assets.lib.store import Store
+
+    if not live and cfg.published_path.is_file():
+        return Store(cfg.published_path, cfg.ingest.lock_timeout_seconds)
+    _require_store(cfg)
+    return Store.from_config(cfg)
+
+
+def _require_store(cfg: GosalesConfig) -> None:
+    from gosales_assets.lib.store import Store
+
+    store = Store.from_config(cfg)
+    if not store.exists():
         raise click.ClickException(
-            f"no curated store at {cfg.duckdb_path}; run `gosales run` first"
+            f"no curated store at {store.location}; run `gosales run` first"
         )
-    click.echo(store_summary(cfg, cutoff))
+
+
+@main.group()
+def alerts() -> None:
+    """Alerts from failed checks and runs (docs/runbook.md): list, ack, resolve."""
+
+
+def _alert_log(ctx: click.Context) -> Any:
+    from gosales_assets.lib.alerts import JsonlNotifier
+
+    return JsonlNotifier(_config(ctx).alert_log_path)
+
+
+@alerts.command("list")
+@click.option("--all", "include_acked", is_flag=True, help="Include acknowledged ones.")
+@click.pass_context
+def alerts_list(ctx: click.Context, include_acked: bool) -> None:
+    """Print the open alerts, most severe and oldest first, with their dedup keys."""
+    from gosales_assets.lib.alerts import format_open_alerts
+
+    log_ = _alert_log(ctx)
+    click.echo(f"alert log: {log_.path}")
+    click.echo(format_open_alerts(log_.open_alerts(), include_acked))
+
+
+@alerts.command("ack")
+@click.argument("key")
+@click.option("--by", default=None, help="Who acknowledges it (default: $USER).")
+@click.option("--note", default="", help="Why, or what is being done about it.")
+@click.pass_context
+def alerts_ack(ctx: click.Context, key: str, by: str | None, note: str) -> None:
+    """Acknowledge the open alert KEY (hidden from `alerts list` until it escalates)."""
+    import getpass
+
+    who = by or getpass.getuser()
+    if not _alert_log(ctx).ack(key, by=who, note=note):
+        raise click.ClickException(
+            f"no open alert {key!r}; `gosales alerts list --all` shows the open keys"
+        )
+    click.echo(f"acknowledged {key} (by {who})")
+
+
+@alerts.command("resolve")
+@click.argument("key")
+@click.option("--note", default="", help="Why it is closed by hand.")
+@click.pass_context
+def alerts_resolve(ctx: click.Context, key: str, note: str) -> None:
+    """Close the open alert KEY by hand; its next failure alerts again."""
+    if not _alert_log(ctx).resolve(key, note=note):
+        raise click.ClickException(
+            f"no open alert {key!r}; `gosales alerts list --all` shows the open keys"
+        )
+    click.echo(f"resolved {key}")
 
 
 if __name__ == "__main__":  # pragma: no cover

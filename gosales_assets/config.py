@@ -31,29 +31,41 @@ from pydantic import (
 )
 
 from gosales_assets.config_sections import (
+    AlertsConfig,
     AlsConfig,
+    AuditConfig,
+    AutomationConfig,
     FeaturesConfig,
     IngestConfig,
     LabelsConfig,
+    MonitoringConfig,
     PartitionsConfig,
     PathsConfig,
     SampleDataConfig,
+    StoreConfig,
+    ValidationConfig,
 )
 from gosales_assets.config_sections import Strict as _Strict
 
 __all__ = [
+    "AlertsConfig",
     "AlsConfig",
+    "AuditConfig",
+    "AutomationConfig",
     "ConfigError",
     "FeaturesConfig",
     "GosalesConfig",
     "IngestConfig",
     "LabelsConfig",
+    "MonitoringConfig",
     "PartitionsConfig",
     "PathsConfig",
     "SampleDataConfig",
     "SkuEntry",
     "SkuMap",
+    "StoreConfig",
     "TargetConfig",
+    "ValidationConfig",
     "current_config",
     "load_config",
     "load_sku_map",
@@ -177,8 +189,14 @@ class GosalesConfig(_Strict):
     paths: PathsConfig
     partitions: PartitionsConfig
     ingest: IngestConfig = IngestConfig()
+    store: StoreConfig = StoreConfig()
     labels: LabelsConfig = LabelsConfig()
     features: FeaturesConfig = FeaturesConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
+    audit: AuditConfig = AuditConfig()
+    automation: AutomationConfig = AutomationConfig()
+    validation: ValidationConfig = ValidationConfig()
     # Validated by the pure settings classes (lib/models, lib/whitespace), so the keys
     # and their defaults are defined once; unknown keys are refused there too.
     modeling: dict[str, Any] = Field(default_factory=dict)
@@ -222,6 +240,34 @@ class GosalesConfig(_Strict):
         from gosales_assets.lib.whitespace.settings import WhitespaceSettings
 
         return WhitespaceSettings.from_dict(self.whitespace)
+
+    @property
+    def forward_settings(self) -> Any:
+        """The :class:`ForwardSettings` of forward validation: the models' K's and
+        calibration bins, and the ``validation.bootstrap`` settings."""
+        from gosales_assets.lib.validation.forward import ForwardSettings
+
+        modeling, boot = self.modeling_settings, self.validation.bootstrap
+        return ForwardSettings(
+            top_k_percents=tuple(float(k) for k in modeling.top_k_percents),
+            gp_lift_k_percent=float(modeling.gp_lift_k_percent),
+            calibration_bins=modeling.calibration_bins,
+            resamples=boot.resamples,
+            seed=boot.seed,
+            level=boot.level,
+        )
+
+    @model_validator(mode="after")
+    def _margins_are_forward_metrics(self) -> GosalesConfig:
+        known = self.forward_settings.metric_names
+        ks = list(self.modeling_settings.top_k_percents)
+        for name in self.validation.margins:
+            if name not in known:
+                raise ValueError(
+                    f"validation.margins: {name!r} is not a forward metric; with "
+                    f"modeling.top_k_percents {ks} they are {known}"
+                )
+        return self
 
     @model_validator(mode="after")
     def _targets_known(self) -> GosalesConfig:
@@ -284,6 +330,15 @@ class GosalesConfig(_Strict):
     @property
     def dagster_home(self) -> Path:
         return self.paths.home / "dagster"
+
+    @property
+    def published_path(self) -> Path:
+        """The read-only analyst copy of the store (``automation.publish_path``)."""
+        return self.automation.published_path(self.paths.home)
+
+    @property
+    def alert_log_path(self) -> Path:
+        return self.paths.home / self.alerts.log_path
 
 
 def _format_validation_error(source: Path, err: ValidationError) -> str:

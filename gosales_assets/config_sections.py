@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -33,6 +34,10 @@ class IngestConfig(Strict):
     load_date: dt.date | None = None
     date_formats: tuple[str, ...] = ("%Y-%m-%d",)
     lock_timeout_seconds: float = Field(default=120.0, ge=0, allow_inf_nan=False)
+    # Streaming ingestion: physical lines (CSV) or rows (Parquet) validated per batch,
+    # and DuckDB's memory limit while staging (it spills to disk beyond it).
+    batch_lines: int = Field(default=100_000, ge=1)
+    memory_limit_mb: int = Field(default=768, ge=64)
 
     @field_validator("date_formats")
     @classmethod
@@ -117,6 +122,31 @@ class FeaturesConfig(Strict):
         return tuple(sorted(set(value)))
 
 
+class SpendShiftConfig(Strict):
+    """A deliberate spend shift of the sample data (drift scenarios): the gross profit
+    and revenue of ``industry``'s accounts (``share`` of them, drawn with the seed) are
+    multiplied by ``factor`` on every line dated on or after ``from``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    industry: str
+    factor: float = Field(gt=0, allow_inf_nan=False)
+    start: dt.date = Field(alias="from")
+    share: float = Field(default=1.0, gt=0, le=1, allow_inf_nan=False)
+
+    @field_validator("industry")
+    @classmethod
+    def _known_industry(cls, value: str) -> str:
+        from gosales_assets.sample_data.shift import industry_names
+
+        value = value.strip()
+        if value not in industry_names():
+            raise ValueError(
+                f"unknown industry {value!r}; known: {', '.join(industry_names())}"
+            )
+        return value
+
+
 class SampleDataConfig(Strict):
     customers: int = Field(default=5000, ge=10)
     start: dt.date
@@ -124,9 +154,379 @@ class SampleDataConfig(Strict):
     seed: int = 0
     ground_truth_cutoffs: tuple[dt.date, ...] = ()
     ground_truth_simulations: int = Field(default=20, ge=1, le=1000)
+    shifts: tuple[SpendShiftConfig, ...] = ()  # none: the plain sample data
 
     @model_validator(mode="after")
     def _ordered(self) -> SampleDataConfig:
         if self.end <= self.start:
             raise ValueError("'end' must be after 'start'")
         return self
+
+
+def _no_url(value: str | None) -> str | None:
+    if value is not None and "://" in value:
+        raise ValueError(
+            "must be a filesystem path (local, or a mount shared by every writer); "
+            "object-store URLs need DuckDB's httpfs extension, which is not bundled"
+        )
+    return value
+
+
+class DuckLakeConfig(Strict):
+    """The DuckLake store: a SQL catalog plus Parquet data files (docs/operations.md).
+
+    Relative paths are resolved against ``paths.home``. PostgreSQL credentials are
+    never read from this file: ``postgres_dsn_env`` names the environment variable that
+    holds the libpq connection string (when it is unset, libpq's own ``PGHOST``,
+    ``PGUSER``, ``PGPASSWORD``, ``PGDATABASE`` ... variables apply).
+    """
+
+    catalog: Literal["postgres", "sqlite", "duckdb"] = "sqlite"
+    catalog_path: str | None = None
+    data_path: str | None = None
+    postgres_dsn_env: str = "GOSALES_DUCKLAKE_PG_DSN"
+    metadata_schema: str = "gosales_lake"
+    max_retries: int = Field(default=5, ge=0, le=50)
+    retry_wait_seconds: float = Field(default=1.0, ge=0, le=300, allow_inf_nan=False)
+    data_inlining_row_limit: int = Field(default=0, ge=0)
+
+    @field_validator("catalog_path", "data_path")
+    @classmethod
+    def _paths(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be empty (omit the key for the default)")
+        return _no_url(value)
+
+    @field_validator("postgres_dsn_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError(
+                "must be the NAME of an environment variable that holds the "
+                "PostgreSQL connection string; credentials are never read from the "
+                "configuration file"
+            )
+        return value
+
+    @field_validator("metadata_schema")
+    @classmethod
+    def _schema(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError("must be a plain SQL identifier (letters, digits, _)")
+        return value
+
+    @model_validator(mode="after")
+    def _catalog_file(self) -> DuckLakeConfig:
+        if self.catalog == "postgres" and self.catalog_path is not None:
+            raise ValueError(
+                "catalog_path applies to the sqlite and duckdb catalogs only; the "
+                "postgres catalog is reached through the environment variable named "
+                "by postgres_dsn_env"
+            )
+        return self
+
+
+class StoreConfig(Strict):
+    """Where the curated store lives: the embedded DuckDB file (default) or DuckLake."""
+
+    backend: Literal["duckdb", "ducklake"] = "duckdb"
+    ducklake: DuckLakeConfig = DuckLakeConfig()
+
+
+AlertSeverity = Literal["WARN", "ERROR"]
+
+
+def _severity_list(value: tuple[str, ...]) -> tuple[str, ...]:
+    if not value:
+        raise ValueError("must list at least one of WARN, ERROR")
+    if len(set(value)) != len(value):
+        raise ValueError("lists a severity twice")
+    return value
+
+
+class AlertChannelConfig(Strict):
+    """A chat channel: the NAME of the environment variable holding its webhook URL
+    (the URL is a secret and never belongs in this file) and the severities it gets."""
+
+    webhook_env: str
+    severities: tuple[AlertSeverity, ...] = ("WARN", "ERROR")
+
+    @field_validator("webhook_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        value = value.strip()
+        if "://" in value:
+            raise ValueError(
+                "must be the NAME of an environment variable, not the webhook URL; "
+                "put the URL in that variable's value, never in the configuration"
+            )
+        if not (value.isascii() and value.isidentifier()):
+            raise ValueError(
+                f"{value!r} is not an environment variable name "
+                "(letters, digits and underscores, not starting with a digit)"
+            )
+        return value
+
+    @field_validator("severities")
+    @classmethod
+    def _severities(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _severity_list(value)
+
+
+class SilenceRuleConfig(Strict):
+    """Failed checks matching every glob are written to the alert log but not sent to
+    the chat channels, through the end of ``until`` (UTC; null: until removed)."""
+
+    reason: str
+    asset: str = "*"
+    check: str = "*"
+    partition: str = "*"
+    until: dt.date | None = None
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must say why the alerts are silenced")
+        return value
+
+
+class AlertsConfig(Strict):
+    """Alerts on failed asset checks and failed runs (docs/runbook.md)."""
+
+    log_path: Path = Path("alerts/alerts.jsonl")  # relative to paths.home
+    severities: tuple[AlertSeverity, ...] = ("WARN", "ERROR")
+    alert_on_run_failure: bool = True
+    channels: tuple[Literal["slack", "teams"], ...] = ()
+    slack: AlertChannelConfig = AlertChannelConfig(
+        webhook_env="GOSALES_SLACK_WEBHOOK_URL"
+    )
+    teams: AlertChannelConfig = AlertChannelConfig(
+        webhook_env="GOSALES_TEAMS_WEBHOOK_URL"
+    )
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120, allow_inf_nan=False)
+    min_interval_seconds: int = Field(default=60, ge=5, le=86400)
+    max_messages_per_tick: int = Field(default=20, ge=1, le=1000)
+    ui_base_url: str | None = "http://127.0.0.1:3000"
+    silence: tuple[SilenceRuleConfig, ...] = ()
+
+    @field_validator("severities")
+    @classmethod
+    def _severities(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _severity_list(value)
+
+    @field_validator("log_path")
+    @classmethod
+    def _relative(cls, value: Path) -> Path:
+        if value.is_absolute() or ".." in value.parts or not value.name:
+            raise ValueError(
+                "must be a file path relative to paths.home (GOSALES_HOME), "
+                "without '..'"
+            )
+        return value
+
+    @field_validator("channels")
+    @classmethod
+    def _unique_channels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists a channel twice")
+        return value
+
+    @field_validator("ui_base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme.lower() not in ("http", "https") or not rest:
+            raise ValueError(
+                "must be an http(s) URL of the Dagster UI, e.g. http://127.0.0.1:3000, "
+                "or null"
+            )
+        return value
+
+
+class DriftThresholds(Strict):
+    """Alert levels of a drift distance (PSI or KS): WARN at or above ``warn``,
+    ERROR at or above ``error``."""
+
+    warn: float = Field(gt=0, allow_inf_nan=False)
+    error: float = Field(gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DriftThresholds:
+        if not self.warn < self.error:
+            raise ValueError(f"warn ({self.warn}) must be below error ({self.error})")
+        return self
+
+
+class KsThresholds(DriftThresholds):
+    """KS statistics are in [0, 1]."""
+
+    error: float = Field(gt=0, le=1, allow_inf_nan=False)
+
+
+class RateTolerance(Strict):
+    """A rate gap (prevalence, calibration) is tolerated up to
+    ``max(absolute, relative x the reference or observed rate)``."""
+
+    absolute: float = Field(gt=0, le=1, allow_inf_nan=False)
+    relative: float = Field(gt=0, allow_inf_nan=False)
+
+
+# Features whose values are re-estimated or re-fitted at every cutoff, or grow with the
+# clock, so that comparing raw values across cutoffs measures the re-estimation rather
+# than the accounts (docs/metrics.md "Drift"). Their drift is stored, status "ignored".
+DRIFT_IGNORE_DEFAULT: tuple[str, ...] = (
+    "als_f*",  # ALS coordinates: a new fit is rotated / sign-flipped
+    "*gp_share__*",  # empirical-Bayes shares: shrunk to a prior re-estimated at C
+    "*firm__industry_rate",  # smoothed target rate of the group, re-estimated at C
+    "*firm__region_rate",
+    "firm__industry_freq",  # share of accounts in the group, re-estimated at C
+    "firm__region_freq",
+    "tgt__affinity__*",  # market-basket rules re-mined at C
+    "lifecycle__tenure_days",  # clock features: + (C - reference) for every account
+    "firm__account_age_days",
+    "tgt__lifecycle__months_since_first",
+)
+
+
+class MonitoringConfig(Strict):
+    """Drift of features and scores against a reference cutoff (docs/metrics.md)."""
+
+    reference: Literal["model_training", "previous"] = "model_training"
+    bins: int = Field(default=10, ge=2, le=100)  # PSI: quantile bins of the reference
+    epsilon: float = Field(default=1e-4, gt=0, le=0.01, allow_inf_nan=False)
+    psi: DriftThresholds = DriftThresholds(warn=0.1, error=0.25)
+    ks: KsThresholds = KsThresholds(warn=0.1, error=0.2)
+    score_psi: DriftThresholds = DriftThresholds(warn=0.1, error=0.25)
+    # family-wise chance, per partition, that sampling noise alone passes a threshold
+    alpha: float = Field(default=0.01, gt=0, lt=0.5, allow_inf_nan=False)
+    segment_column: Literal["industry", "region"] | None = "industry"
+    min_segment_rows: int = Field(default=100, ge=10)
+    prevalence: RateTolerance = RateTolerance(absolute=0.02, relative=0.5)
+    calibration: RateTolerance = RateTolerance(absolute=0.02, relative=0.25)
+    top_n: int = Field(default=10, ge=1, le=1000)  # offending features in metadata
+    ignore_features: tuple[str, ...] = DRIFT_IGNORE_DEFAULT  # glob patterns
+
+    @field_validator("ignore_features")
+    @classmethod
+    def _patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = tuple(p.strip() for p in value)
+        if any(not p for p in cleaned):
+            raise ValueError("must list non-empty feature names or glob patterns")
+        return cleaned
+
+
+class AuditConfig(Strict):
+    """``gosales audit``: the leakage controls run on demand (docs/robustness.md)."""
+
+    appended_lines: int = Field(default=200, ge=1, le=1_000_000)
+    shuffled_auc_tolerance: float = Field(
+        default=0.05, gt=0, lt=0.5, allow_inf_nan=False
+    )
+    shuffled_auc_z: float = Field(default=3.0, gt=0, le=10, allow_inf_nan=False)
+    seed: int = 17
+
+
+class AutomationConfig(Strict):
+    """Schedules, sensors and the published analyst copy (``defs/automation``;
+    docs/architecture.md "Automation")."""
+
+    timezone: str = "UTC"
+    nightly_cron: str = "0 2 * * *"
+    retrain_cron: str = "0 4 1 * *"
+    # newest_data: the newest order date ingested; load_date: the load date (today
+    # unless ingest.load_date fixes it). Both are capped at the newest complete day.
+    nightly_cutoff: Literal["newest_data", "load_date"] = "newest_data"
+    # initial state of the schedules and the raw-extract sensor on a fresh instance
+    default_status: Literal["stopped", "running"] = "stopped"
+    raw_sensor_interval_seconds: int = Field(default=60, ge=5, le=86_400)
+    # the read-only analyst copy; null: published/gosales.duckdb under paths.home
+    # (a relative path is relative to paths.home)
+    publish_path: Path | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not an IANA time zone name (e.g. UTC, Europe/Berlin)"
+            ) from None
+        return value
+
+    @field_validator("nightly_cron", "retrain_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from dagster._utils.schedules import is_valid_cron_string
+
+        value = value.strip()
+        if not is_valid_cron_string(value):
+            raise ValueError(
+                f"{value!r} is not a 5-field cron expression "
+                "(minute hour day-of-month month day-of-week, e.g. '0 2 * * *')"
+            )
+        return value
+
+    @field_validator("publish_path")
+    @classmethod
+    def _publish_path(cls, value: Path | None) -> Path | None:
+        if value is not None and value.suffix != ".duckdb":
+            raise ValueError(f"{str(value)!r} must name a .duckdb file")
+        return value
+
+    def published_path(self, home: Path) -> Path:
+        """Where the analyst copy goes, given ``paths.home``."""
+        path = self.publish_path or Path("published") / "gosales.duckdb"
+        return (home / path.expanduser()).resolve()
+
+
+class BootstrapConfig(Strict):
+    """The seeded percentile bootstrap behind every forward-validation interval."""
+
+    resamples: int = Field(default=1000, ge=1, le=100_000)
+    seed: int = 42
+    level: float = Field(default=0.95, gt=0, lt=1, allow_inf_nan=False)
+
+
+class ValidationConfig(Strict):
+    """Forward validation (``validation.forward_metrics``; docs/metrics.md).
+
+    ``margins``: metric -> how much worse than the model card's out-of-time value the
+    forward value may be before its WARN check fails (absolute, in the metric's unit;
+    "worse" is lower for auc/pr_auc/lift/capture, higher for brier, log_loss and
+    calibration_mae). Every metric needs a K the models report (modeling).
+    """
+
+    bootstrap: BootstrapConfig = BootstrapConfig()
+    margins: dict[str, float] = Field(
+        default_factory=lambda: {
+            "auc": 0.05,
+            "lift@10": 0.5,
+            "brier": 0.01,
+            "calibration_mae": 0.02,
+        }
+    )
+    sensor_interval_seconds: int = Field(default=900, ge=30, le=86_400)
+
+    @field_validator("margins")
+    @classmethod
+    def _margins(cls, value: dict[str, float]) -> dict[str, float]:
+        from gosales_assets.lib.models.settings import metric_direction
+
+        for name, margin in value.items():
+            try:
+                metric_direction(name)
+            except ValueError as err:
+                raise ValueError(str(err)) from None
+            if not (math.isfinite(margin) and margin >= 0):
+                raise ValueError(
+                    f"margin of {name!r} must be a finite number >= 0, got {margin}"
+                )
+        return value

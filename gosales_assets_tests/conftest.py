@@ -10,6 +10,7 @@ import pytest
 
 from gosales_assets.config import DEFAULT_CONFIG_PATH, GosalesConfig, load_config
 from gosales_assets.lib import contract
+from gosales_assets_tests.pg_server import pg_database, pg_server  # noqa: F401 (fixtures)
 
 CONFIG_DIR = DEFAULT_CONFIG_PATH.parent
 

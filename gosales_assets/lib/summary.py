@@ -8,8 +8,12 @@ from gosales_assets.config import GosalesConfig
 from gosales_assets.lib.store import Store
 
 
-def store_summary(cfg: GosalesConfig, cutoff: dt.date | None = None) -> str:
-    store = Store(cfg.duckdb_path, cfg.ingest.lock_timeout_seconds)
+def store_summary(
+    cfg: GosalesConfig, cutoff: dt.date | None = None, store: Store | None = None
+) -> str:
+    """``store``: what to read (default: the live store; the CLI passes the published
+    copy when there is one)."""
+    store = store or Store.from_config(cfg)
     with store.connect(read_only=True) as con:
         if cutoff is None:
             row = con.execute(
@@ -43,7 +47,7 @@ def store_summary(cfg: GosalesConfig, cutoff: dt.date | None = None) -> str:
         ).fetchall()
     assert fact is not None and cust is not None
     lines = [
-        f"GoSales curated store {cfg.duckdb_path}",
+        f"GoSales curated store {store.location}",
         f"cutoff {cutoff}",
         f"  lines {fact[0]:,} | invoices {fact[2]:,} | customers with lines {fact[1]:,}"
         f" | orders {fact[3]} .. {fact[4]} | GP {fact[5]:,}",
@@ -57,10 +61,15 @@ def store_summary(cfg: GosalesConfig, cutoff: dt.date | None = None) -> str:
 
 
 def top_opportunities(
-    cfg: GosalesConfig, cutoff: dt.date | None, division: str | None, limit: int
+    cfg: GosalesConfig,
+    cutoff: dt.date | None,
+    division: str | None,
+    limit: int,
+    store: Store | None = None,
 ) -> str:
-    """The best opportunities of the cross-division list (or one target's list)."""
-    store = Store(cfg.duckdb_path, cfg.ingest.lock_timeout_seconds)
+    """The best opportunities of the cross-division list (or one target's list), read
+    from ``store`` (default: the live store)."""
+    store = store or Store.from_config(cfg)
     with store.connect(read_only=True) as con:
         if cutoff is None:
             row = con.execute(
