@@ -31,12 +31,16 @@ MODEL_JOB = "model_job"
 # jobs run per (cutoff, division) after the model, at the run's cutoff only
 SCORING_JOBS: tuple[str, ...] = ("scoring_job",)
 ACCOUNTS_JOB = "whitespace_accounts_job"
+# per scored (cutoff, division) whose label window has closed, once (defs/validation)
+FORWARD_JOB = "forward_validation_job"
 
 
 @dataclass
 class RunSummary:
     cutoff: dt.date
     runs: list[tuple[str, str, bool]] = field(default_factory=list)  # job, run id, ok
+    published: Path | None = None  # the refreshed analyst copy (lib/publish.py)
+    publish_error: str | None = None
 
     @property
     def success(self) -> bool:
@@ -106,12 +110,46 @@ def run_pipeline(
     instance: dg.DagsterInstance | None = None,
     observer: Observer | None = None,
     train: bool = True,
+    publish: bool = True,
+) -> RunSummary:
+    """Materialize (see :func:`materialize`), then, when any run succeeded and
+    ``publish`` is set, refresh the read-only analyst copy (``cfg.published_path``).
+    A failed refresh is logged and reported in ``publish_error``; the runs stand."""
+    summary = materialize(
+        cfg, cutoff, divisions, skip_ingest, instance, observer, train
+    )
+    if publish and any(ok for _, _, ok in summary.runs):
+        import duckdb
+
+        from gosales_assets.lib.publish import PublishError, publish_store
+        from gosales_assets.lib.store import Store, StoreLockedError
+
+        try:
+            report = publish_store(Store.from_config(cfg), cfg.published_path)
+        except (PublishError, StoreLockedError, OSError, duckdb.Error) as err:
+            summary.publish_error = str(err)
+            log.error("publishing the analyst copy failed: %s", err)
+        else:
+            summary.published = report.path
+    return summary
+
+
+def materialize(
+    cfg: GosalesConfig,
+    cutoff: dt.date | None,
+    divisions: Sequence[str] = (),
+    skip_ingest: bool = False,
+    instance: dg.DagsterInstance | None = None,
+    observer: Observer | None = None,
+    train: bool = True,
 ) -> RunSummary:
     """Ingest (unless skipped) and materialize everything that exists for ``cutoff``.
 
     With ``train``, also every upstream partition the models need (star, features and
     labels at each training cutoff) and the model of every target at ``cutoff``.
-    ``cutoff=None`` picks the newest month-end covered by the ingested data.
+    ``cutoff=None`` picks the newest month-end covered by the ingested data. Last,
+    ``forward_validation_job`` for every scored partition of the targets whose label
+    window the data now covers and that has no forward metrics yet.
     """
     for name in divisions:
         cfg.target(name)  # validates early, naming the known targets
@@ -132,7 +170,7 @@ def run_pipeline(
     if cutoff is None:
         from gosales_assets.lib.store import Store
 
-        store = Store(cfg.duckdb_path, cfg.ingest.lock_timeout_seconds)
+        store = Store.from_config(cfg)
         last = store.query("SELECT max(order_date) AS d FROM raw.sales_lines")["d"][0]
         if last is None:
             raise ValueError("no sales lines were ingested; cannot choose a cutoff")
@@ -155,4 +193,13 @@ def run_pipeline(
         for job in SCORING_JOBS:
             run(job, f"{cutoff.isoformat()}|{target}")
     run(ACCOUNTS_JOB, cutoff.isoformat())
+    from gosales_assets.defs.validation.sensors import (
+        pending_forward_partitions,
+        read_data_through,
+    )
+    from gosales_assets.lib.store import Store
+
+    through = read_data_through(Store.from_config(cfg))
+    for key in pending_forward_partitions(instance, cfg, through, targets):
+        run(FORWARD_JOB, key)
     return summary
