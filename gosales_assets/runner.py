@@ -29,7 +29,7 @@ DIVISION_JOBS = ("labels_job", "feature_matrix_job")
 CUTOFF_JOBS = (STAR_JOB, "features_base_job")
 MODEL_JOB = "model_job"
 # jobs run per (cutoff, division) after the model, at the run's cutoff only
-SCORING_JOBS: tuple[str, ...] = ("scoring_job",)
+SCORING_JOBS: tuple[str, ...] = ("scoring_job", "drift_job")
 ACCOUNTS_JOB = "whitespace_accounts_job"
 # per scored (cutoff, division) whose label window has closed, once (defs/validation)
 FORWARD_JOB = "forward_validation_job"

@@ -130,9 +130,10 @@ def test_nightly_plan_scores_only_targets_with_a_model():
         ["features_base_job"],
         ["feature_matrix_job"],
         ["scoring_job"],
-        ["whitespace_accounts_job"],
+        ["whitespace_accounts_job", "drift_job"],
     ]
     assert plan.keys_of("feature_matrix_job") == ["2024-07-01|A", "2024-07-01|B"]
+    assert plan.keys_of("drift_job") == plan.keys_of("scoring_job")
     assert plan.keys_of("scoring_job") == ["2024-07-01|A"]
     assert plan.notes == ("not scored, no model trained on or before 2024-07-01: B",)
     unscored = nightly_plan(c, ["A"], [])
@@ -147,6 +148,7 @@ def test_advance_moves_stage_by_stage_and_leaves_failed_divisions_out():
     fm_a, fm_b = ("feature_matrix_job", f"{c}|A"), ("feature_matrix_job", f"{c}|B")
     sc_a, sc_b = ("scoring_job", f"{c}|A"), ("scoring_job", f"{c}|B")
     accounts = ("whitespace_accounts_job", c)
+    dr_a, dr_b = ("drift_job", f"{c}|A"), ("drift_job", f"{c}|B")
     start = advance(plan, 0, [], {})
     assert (start.stage, start.requests, start.finished) == (0, (star,), False)
     # a requested run that exists but has not finished is waited for, not re-requested
@@ -162,12 +164,16 @@ def test_advance_moves_stage_by_stage_and_leaves_failed_divisions_out():
     assert scoring.notes == (
         f"feature_matrix_job [{c}|B] failed; B is left out from here",
     )
-    end = advance(plan, 3, ["B"], {**done, sc_a: "success"})
+    # only A's drift is left; no cross-division list without B
+    drift = advance(plan, 3, ["B"], {**done, sc_a: "success"})
+    assert drift.requests == (dr_a,) and drift.dropped == ("B",)
+    end = advance(plan, 4, ["B"], {**done, sc_a: "success", dr_a: "success"})
     assert end.finished and end.dropped == ("B",) and accounts not in end.requests
-    # everything succeeds: the list is built last
+    # everything succeeds: the list and the drift of every target are built last
     ok = {**done, fm_b: "success", sc_a: "success", sc_b: "success"}
-    assert advance(plan, 2, [], ok).requests == (accounts,)
-    assert advance(plan, 4, [], {**ok, accounts: "success"}).finished
+    assert advance(plan, 2, [], ok).requests == (accounts, dr_a, dr_b)
+    last = {**ok, accounts: "success", dr_a: "success", dr_b: "success"}
+    assert advance(plan, 4, [], last).finished
     # a failed cutoff-level run stops the pipeline
     stopped = advance(plan, 1, [], {star: "success", base: "failed"})
     assert (
@@ -184,7 +190,7 @@ def test_retrain_plan_covers_every_training_partition(cfg):
         ["labels_job", "feature_matrix_job"],
         ["model_job"],
         ["scoring_job"],
-        ["whitespace_accounts_job"],
+        ["whitespace_accounts_job", "drift_job"],
     ]
     training = ["2022-12-31", "2023-06-30", "2023-12-31"]
     assert plan.keys_of("star_job") == [*training, "2024-06-30"]

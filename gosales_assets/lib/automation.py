@@ -40,6 +40,7 @@ FEATURE_MATRIX_JOB = "feature_matrix_job"
 MODEL_JOB = "model_job"
 SCORING_JOB = "scoring_job"
 ACCOUNTS_JOB = "whitespace_accounts_job"
+DRIFT_JOB = "drift_job"
 
 SALES_STEMS = ("sales_lines", "sales_log")
 INPUT_STEMS = (*SALES_STEMS, "customers", *OPTIONAL_STEMS)
@@ -192,7 +193,7 @@ def nightly_plan(
     cutoff: dt.date, targets: Sequence[str], scorable: Sequence[str]
 ) -> Plan:
     """Star and features of ``cutoff``, the feature matrix of every target, and
-    scores and whitespace of the targets that have a model (no training)."""
+    scores, whitespace and drift of the targets that have a model (no training)."""
     skipped = [t for t in targets if t not in scorable]
     stages: list[tuple[PlanStep, ...]] = [
         (_step(STAR_JOB, [_key(cutoff)]),),
@@ -202,7 +203,10 @@ def nightly_plan(
     if scorable:
         stages += [
             (_step(SCORING_JOB, [_key(cutoff, t) for t in scorable]),),
-            (_step(ACCOUNTS_JOB, [_key(cutoff)]),),
+            (
+                _step(ACCOUNTS_JOB, [_key(cutoff)]),
+                _step(DRIFT_JOB, [_key(cutoff, t) for t in scorable]),
+            ),
         ]
     notes = (
         (f"not scored, no model trained on or before {cutoff}: {', '.join(skipped)}",)
@@ -241,7 +245,10 @@ def retrain_plan(cfg: GosalesConfig, cutoff: dt.date) -> Plan:
         ),
         (_step(MODEL_JOB, [_key(cutoff, t) for t in targets]),),
         (_step(SCORING_JOB, [_key(cutoff, t) for t in targets]),),
-        (_step(ACCOUNTS_JOB, [_key(cutoff)]),),
+        (
+            _step(ACCOUNTS_JOB, [_key(cutoff)]),
+            _step(DRIFT_JOB, [_key(cutoff, t) for t in targets]),
+        ),
     )
     return Plan("retrain", cutoff, stages)
 

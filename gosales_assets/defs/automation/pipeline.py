@@ -36,6 +36,7 @@ from gosales_assets.defs.automation.jobs import (
     whitespace_accounts_job,
 )
 from gosales_assets.defs.automation.publish import PIPELINE_TAG, PUBLISH_JOB
+from gosales_assets.defs.monitoring.assets import drift_job
 from gosales_assets.lib.automation import (
     PIPELINES,
     NoCutoffError,
@@ -68,6 +69,7 @@ PIPELINE_JOBS = [
     model_job,
     scoring_job,
     whitespace_accounts_job,
+    drift_job,
 ]
 # The scheduled ingest runs looked at per tick (newest first); handled ones are
 # remembered in the cursor while they are in this window.
