@@ -1,19 +1,34 @@
 """The benchmark: generate sample data at a scale, run the graph through Dagster
-exactly as ``gosales run`` does, and report wall time, CPU time, peak memory and rows
-per run and per asset, with the machine, versions and commit
-(``reports/benchmark.{json,md}``).
+exactly as ``gosales run`` does, and report per run and per asset step the wall time,
+CPU time, peak resident memory, rows out and rows per second, with the machine,
+versions and commit (``reports/benchmark.{json,md}``, keyed by scale and merged across
+runs).
+
+Two runs per scale: retraining (every target's model at the newest cutoff, with every
+upstream partition it needs) and nightly (the newest cutoff scored with those models).
+Also: model quality against the planted ground truth (``bench_quality.py``), ingestion
+of a large CSV in a child process (``bench_ingest.py``; on by default at L), the targets
+and by how much they are missed, a cProfile text profile of the slowest step where a
+target is missed, the M-to-L growth of every figure and a plot of time per asset and
+scale (``bench_report.py``).
 
 Timings live here, never in timed unit tests.
 """
 
 from __future__ import annotations
 
+import bisect
+import cProfile
 import datetime as dt
+import io
 import json
 import logging
 import os
 import platform
+import pstats
+import re
 import resource
+import shutil
 import subprocess
 import threading
 import time
@@ -22,12 +37,34 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
+from gosales_assets.bench_report import (
+    PLOT_FILE,
+    PROFILE_DIR,
+    SCALES,
+    check_report,
+    evaluate_targets,
+    growth,
+    markdown,
+    plot,
+)
 from gosales_assets.config import GosalesConfig, load_config
 
 log = logging.getLogger("gosales.bench")
 
-SCALES: dict[str, int] = {"S": 10_000, "M": 100_000, "L": 500_000}
 PACKAGES = ("dagster", "duckdb", "polars", "scikit-learn", "xgboost-cpu", "implicit")
+INGEST_LINES_AT_L = 10_000_000  # ingestion at scale is on by default at L
+MAX_PROFILES = 3
+PROFILE_LINES = 60
+
+__all__ = [
+    "SCALES",
+    "RunMeasure",
+    "check_report",
+    "markdown",
+    "run_benchmark",
+    "summarize",
+    "write_reports",
+]
 
 
 def _rss_bytes() -> int:
@@ -39,24 +76,58 @@ def _rss_bytes() -> int:
         return 0
 
 
-class PeakSampler:
-    """Samples resident memory in a thread; ``peak`` is the maximum since ``reset``."""
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Sampler:
+    """Samples this process's resident memory and CPU time in a thread.
+
+    ``peak`` is the largest resident memory since ``reset``; :meth:`window` gives the
+    CPU seconds and peak memory between two wall-clock times (a step's start and end).
+    """
 
     def __init__(self, interval: float = 0.05) -> None:
         self.interval = interval
         self.peak = 0
+        self.times: list[float] = []
+        self.rss: list[int] = []
+        self.cpu: list[float] = []
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
+    def sample(self) -> None:
+        now, rss, cpu = time.time(), _rss_bytes(), _cpu_seconds()
+        with self._lock:
+            self.times.append(now)
+            self.rss.append(rss)
+            self.cpu.append(cpu)
+            self.peak = max(self.peak, rss)
+
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, _rss_bytes())
+            self.sample()
             time.sleep(self.interval)
 
     def reset(self) -> None:
-        self.peak = _rss_bytes()
+        self.sample()
+        with self._lock:
+            self.peak = self.rss[-1]
 
-    def __enter__(self) -> PeakSampler:
+    def window(self, start: float, end: float) -> tuple[float, float]:
+        """(CPU seconds, peak RSS MiB) between ``start`` and ``end`` (epoch seconds)."""
+        with self._lock:
+            if not self.times:
+                return 0.0, 0.0
+            lo = max(0, bisect.bisect_right(self.times, start) - 1)
+            hi = min(len(self.times) - 1, bisect.bisect_left(self.times, end))
+            cpu = self.cpu[hi] - self.cpu[lo]
+            peak = max(self.rss[lo : hi + 1])
+        return round(cpu, 3), round(peak / 2**20, 1)
+
+    def __enter__(self) -> Sampler:
         self._thread.start()
         return self
 
@@ -75,17 +146,14 @@ class RunMeasure:
     peak_rss_mb: float
     steps: dict[str, float] = field(default_factory=dict)  # step -> seconds
     rows: dict[str, int] = field(default_factory=dict)  # step/asset -> rows written
+    step_cpu_s: dict[str, float] = field(default_factory=dict)
+    step_peak_rss_mb: dict[str, float] = field(default_factory=dict)
 
 
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _step_seconds(result: Any, instance: Any) -> dict[str, float]:
-    """Seconds per step, from the run's event log timestamps."""
+def _step_times(result: Any, instance: Any) -> dict[str, tuple[float, float]]:
+    """(start, end) epoch seconds per step, from the run's event log."""
     starts: dict[str, float] = {}
-    out: dict[str, float] = {}
+    out: dict[str, tuple[float, float]] = {}
     for entry in instance.all_logs(result.run_id):
         event = entry.dagster_event
         if event is None or event.step_key is None:
@@ -94,7 +162,7 @@ def _step_seconds(result: Any, instance: Any) -> dict[str, float]:
         if kind == "STEP_START":
             starts[event.step_key] = entry.timestamp
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in starts:
-            out[event.step_key] = round(entry.timestamp - starts[event.step_key], 3)
+            out[event.step_key] = (starts[event.step_key], entry.timestamp)
     return out
 
 
@@ -116,7 +184,7 @@ def _rows(result: Any) -> dict[str, int]:
 class Recorder:
     """Observer for :func:`gosales_assets.runner.run_pipeline` measuring every run."""
 
-    def __init__(self, sampler: PeakSampler) -> None:
+    def __init__(self, sampler: Sampler) -> None:
         self.sampler = sampler
         self.runs: list[RunMeasure] = []
         self._t0 = time.perf_counter()
@@ -128,6 +196,9 @@ class Recorder:
         self.sampler.reset()
 
     def __call__(self, job: str, key: str | None, result: Any, instance: Any) -> None:
+        self.sampler.sample()
+        times = _step_times(result, instance)
+        windows = {step: self.sampler.window(a, b) for step, (a, b) in times.items()}
         self.runs.append(
             RunMeasure(
                 job=job,
@@ -136,11 +207,27 @@ class Recorder:
                 wall_s=round(time.perf_counter() - self._t0, 3),
                 cpu_s=round(_cpu_seconds() - self._cpu0, 3),
                 peak_rss_mb=round(self.sampler.peak / 2**20, 1),
-                steps=_step_seconds(result, instance),
+                steps={s: round(b - a, 3) for s, (a, b) in times.items()},
                 rows=_rows(result),
+                step_cpu_s={s: w[0] for s, w in windows.items()},
+                step_peak_rss_mb={s: w[1] for s, w in windows.items()},
             )
         )
         self.start()
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=Path(__file__).resolve().parent,
+        )
+    except OSError:
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
 
 
 def machine() -> dict[str, Any]:
@@ -150,19 +237,8 @@ def machine() -> dict[str, Any]:
             versions[pkg] = importlib_metadata.version(pkg)
         except importlib_metadata.PackageNotFoundError:
             versions[pkg] = None
-    try:
-        commit = (
-            subprocess.run(
-                ["git", "rev-parse", "HEAD"],
-                capture_output=True,
-                text=True,
-                check=False,
-                cwd=Path(__file__).resolve().parent,
-            ).stdout.strip()
-            or None
-        )
-    except OSError:
-        commit = None
+    commit = _git("rev-parse", "HEAD") or None
+    status = _git("status", "--porcelain", "--untracked-files=no")
     mem_kb = 0
     try:
         with open("/proc/meminfo", encoding="ascii") as fh:
@@ -176,21 +252,32 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "versions": versions,
         "commit": commit,
+        "uncommitted_changes": bool(status) if status is not None else None,
     }
 
 
 def summarize(runs: list[RunMeasure]) -> dict[str, Any]:
-    """Totals of a run group, and per asset step: runs, seconds, rows, rows/s."""
+    """Totals of a run group, and per asset step: runs, seconds, CPU seconds, peak
+    memory, rows out, rows/s."""
     per_asset: dict[str, dict[str, Any]] = {}
+
+    def entry_of(step: str) -> dict[str, Any]:
+        return per_asset.setdefault(
+            step,
+            {"wall_s": 0.0, "cpu_s": 0.0, "peak_rss_mb": 0.0, "runs": 0, "rows": 0},
+        )
+
     for run in runs:
         for step, seconds in run.steps.items():
-            entry = per_asset.setdefault(step, {"wall_s": 0.0, "runs": 0, "rows": 0})
+            entry = entry_of(step)
             entry["wall_s"] = round(entry["wall_s"] + seconds, 3)
+            entry["cpu_s"] = round(entry["cpu_s"] + run.step_cpu_s.get(step, 0.0), 3)
+            entry["peak_rss_mb"] = max(
+                entry["peak_rss_mb"], run.step_peak_rss_mb.get(step, 0.0)
+            )
             entry["runs"] += 1
         for name, n in run.rows.items():
-            step = name.split("/", 1)[0]
-            per_asset.setdefault(step, {"wall_s": 0.0, "runs": 0, "rows": 0})
-            per_asset[step]["rows"] += n
+            entry_of(name.split("/", 1)[0])["rows"] += n
     for entry in per_asset.values():
         secs = entry["wall_s"]
         entry["rows_per_s"] = round(entry["rows"] / secs, 1) if secs else None
@@ -204,19 +291,153 @@ def summarize(runs: list[RunMeasure]) -> dict[str, Any]:
     }
 
 
+def _ingest_at_scale(
+    raw: Path, home: Path, lines: int, cfg_path: Path | None
+) -> dict[str, Any]:
+    """Synthesize ``lines`` sales lines from the generated sample and measure their
+    ingestion in a child process; the synthesized files are removed afterwards."""
+    from gosales_assets.bench_ingest import measure, synthesize
+
+    work = home / "ingest_at_scale"
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        made = synthesize(raw, work / "raw", lines)
+        log.info(
+            "bench ingest synthesized lines=%s bytes=%s", lines, made["size_bytes"]
+        )
+        measured = measure(work / "raw", work / "home", cfg_path)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {**made, **measured}
+
+
+def _profile_candidates(result: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(run group, step, reason) to profile: for each missed time or memory target
+    the slowest (or most memory-hungry) step of that run, and for a missed growth
+    figure that step."""
+    out: list[tuple[str, str, str]] = []
+    for target in result.get("targets") or []:
+        if target["met"] or target["kind"] == "quality":
+            continue
+        per_asset = result["runs"].get(target["run"], {}).get("per_asset") or {}
+        if not per_asset:
+            continue
+        figure = "wall_s" if target["kind"] == "time" else "peak_rss_mb"
+        step = max(per_asset, key=lambda s: per_asset[s].get(figure) or 0.0)
+        out.append((target["run"], step, f"missed: {target['what']}"))
+    for figure in result.get("growth_missed") or []:
+        parts = figure.split(" ")
+        if len(parts) == 3:  # "<run> <step> <figure>"
+            out.append((parts[0], parts[1], f"grew faster than allowed: {figure}"))
+    seen: set[str] = set()
+    unique = []
+    for run, step, reason in out:
+        if step not in seen:
+            seen.add(step)
+            unique.append((run, step, reason))
+    return unique[:MAX_PROFILES]
+
+
+def _slowest_run(details: list[dict[str, Any]], step: str) -> dict[str, Any] | None:
+    runs = [d for d in details if step in d.get("steps", {})]
+    return max(runs, key=lambda d: d["steps"][step]) if runs else None
+
+
+def profile_step(
+    cfg: GosalesConfig, job: str, partition: str | None, path: Path, title: str
+) -> dict[str, Any]:
+    """Re-run one (job, partition) under cProfile; write the text profile to
+    ``path`` (the top functions by cumulative time)."""
+    from gosales_assets import runner
+
+    defs = runner.load_definitions()
+    instance = runner.dagster_instance(cfg)
+    profiler = cProfile.Profile()
+    t0 = time.perf_counter()
+    profiler.enable()
+    try:
+        result = runner.execute(defs, instance, job, partition)
+    finally:
+        profiler.disable()
+    wall = time.perf_counter() - t0
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text)
+    stats.sort_stats("cumulative").print_stats(PROFILE_LINES)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f"# {title}\n# re-run of {job}[{partition or '-'}] under cProfile: "
+        f"{wall:.1f} s wall, success={bool(result.success)}\n\n{text.getvalue()}",
+        encoding="utf-8",
+    )
+    return {"wall_s": round(wall, 3), "success": bool(result.success)}
+
+
+def _profiles(
+    cfg: GosalesConfig,
+    result: dict[str, Any],
+    reports_dir: Path,
+    force: bool,
+) -> list[dict[str, Any]]:
+    candidates = _profile_candidates(result)
+    if force and not candidates:
+        # no target missed: profile the slowest step of the retraining run anyway
+        per_asset = result["runs"]["retraining"]["per_asset"]
+        if per_asset:
+            step = max(per_asset, key=lambda s: per_asset[s]["wall_s"])
+            candidates = [("retraining", step, "requested (--profile)")]
+    out: list[dict[str, Any]] = []
+    for run, step, reason in candidates:
+        slowest = _slowest_run(result["run_details"].get(run, []), step)
+        if slowest is None:
+            continue
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", step)
+        rel = f"{PROFILE_DIR}/{result['scale']}_{safe}.txt"
+        title = f"{result['scale']} {run}: slowest step {step} ({reason})"
+        log.info("bench profiling step=%s job=%s", step, slowest["job"])
+        measured = profile_step(
+            cfg, slowest["job"], slowest["partition"], reports_dir / rel, title
+        )
+        out.append(
+            {
+                "run": run,
+                "step": step,
+                "job": slowest["job"],
+                "partition": slowest["partition"],
+                "reason": reason,
+                "file": rel,
+                **measured,
+            }
+        )
+    return out
+
+
 def run_benchmark(
     scale: str,
     workdir: Path,
     reports_dir: Path,
     cfg_path: Path | None = None,
+    *,
+    customers: int | None = None,
+    targets: int | None = None,
+    ingest_lines: int | None = None,
+    profile: bool | None = None,
 ) -> dict[str, Any]:
-    """Generate data at ``scale`` in ``workdir`` and run the nightly graph once."""
+    """Generate data at ``scale`` in ``workdir``, run retraining then nightly, and
+    merge the result into ``reports_dir/benchmark.{json,md}``.
+
+    ``customers`` and ``targets`` (the first N configured targets) shrink a run; such
+    a run is marked ``partial`` and not judged against the time targets.
+    ``ingest_lines`` (default 10M at L, else 0 = off) measures ingestion at scale.
+    ``profile``: True always profiles the slowest step, False never, None when a
+    target is missed.
+    """
     from gosales_assets import runner
     from gosales_assets.bench_quality import model_quality
     from gosales_assets.sample_data import generate
 
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {sorted(SCALES)}")
+    n_customers = customers or SCALES[scale]
     home = workdir / scale
     raw = home / "raw"
     env = {
@@ -228,12 +449,13 @@ def run_benchmark(
     cfg: GosalesConfig = load_config(cfg_path)
     if cfg.duckdb_path.exists():
         cfg.duckdb_path.unlink()  # a fresh store: the nightly run from scratch
+    divisions = tuple(cfg.target_names[:targets]) if targets else ()
     sd = cfg.sample_data
     t0 = time.perf_counter()
     report = generate(
         raw,
         cfg,
-        customers=SCALES[scale],
+        customers=n_customers,
         start=sd.start,
         end=sd.end,
         seed=sd.seed,
@@ -241,22 +463,29 @@ def run_benchmark(
         ground_truth_simulations=sd.ground_truth_simulations,
     )
     gen_s = round(time.perf_counter() - t0, 3)
-    log.info("bench generated scale=%s seconds=%s", scale, gen_s)
+    log.info(
+        "bench generated scale=%s customers=%s seconds=%s", scale, n_customers, gen_s
+    )
     runs: dict[str, Any] = {}
     details: dict[str, Any] = {}
-    with PeakSampler() as sampler:
-        # retraining: every target's model at the newest cutoff, with every upstream
-        # partition it needs; then the nightly run scores with those models
+    with Sampler() as sampler:
         for name, train in (("retraining", True), ("nightly", False)):
             recorder = Recorder(sampler)
             recorder.start()
-            summary = runner.run_pipeline(cfg, None, observer=recorder, train=train)
+            summary = runner.run_pipeline(
+                cfg, None, divisions, observer=recorder, train=train
+            )
             runs[name] = summarize(recorder.runs)
             details[name] = [r.__dict__ for r in recorder.runs]
-    result = {
+    lines_n = ingest_lines
+    if lines_n is None:
+        lines_n = INGEST_LINES_AT_L if scale == "L" else 0
+    result: dict[str, Any] = {
         "scale": scale,
-        "customers": SCALES[scale],
+        "customers": n_customers,
         "lines": report.row_counts.get("sales_lines.csv"),
+        "partial": bool(targets) or customers is not None,
+        "targets_run": list(divisions or cfg.target_names),
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "generate_s": gen_s,
         "cutoff": str(summary.cutoff),
@@ -264,90 +493,45 @@ def run_benchmark(
         "runs": runs,
         "run_details": details,
         "model_quality": model_quality(cfg, raw / "ground_truth.parquet"),
+        "ingest_at_scale": (
+            _ingest_at_scale(raw, home, lines_n, cfg_path) if lines_n else None
+        ),
     }
+    result["targets"] = evaluate_targets(result)
+    merged = _merged(reports_dir, result)
+    grown = growth(merged)
+    if grown and scale == grown["to"]:
+        result["growth_missed"] = grown["missed"]
+    result["profiles"] = (
+        [] if profile is False else _profiles(cfg, result, reports_dir, bool(profile))
+    )
     write_reports(result, reports_dir)
     return result
 
 
-def write_reports(result: dict[str, Any], reports_dir: Path) -> None:
-    """Merge one scale's result into ``benchmark.json`` and rewrite ``benchmark.md``."""
-    reports_dir.mkdir(parents=True, exist_ok=True)
+def _merged(reports_dir: Path, result: dict[str, Any]) -> dict[str, Any]:
     path = reports_dir / "benchmark.json"
     data: dict[str, Any] = {}
     if path.exists():
         data = json.loads(path.read_text(encoding="utf-8"))
     data.setdefault("scales", {})[result["scale"]] = result
     data["machine"] = result["machine"]
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    return data
+
+
+def write_reports(result: dict[str, Any], reports_dir: Path) -> dict[str, Any]:
+    """Merge one scale's result into ``benchmark.json`` (keyed by scale), add the
+    M-to-L growth, redraw the plot and rewrite ``benchmark.md``. Returns the data."""
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    data = _merged(reports_dir, result)
+    grown = growth(data)
+    if grown is None:
+        data.pop("growth", None)
+    else:
+        data["growth"] = grown
+    plot(data, reports_dir / PLOT_FILE)
+    (reports_dir / "benchmark.json").write_text(
+        json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
+    )
     (reports_dir / "benchmark.md").write_text(markdown(data), encoding="utf-8")
-
-
-def markdown(data: dict[str, Any]) -> str:
-    m = data.get("machine", {})
-    lines = [
-        "# Benchmark",
-        "",
-        f"Machine: {m.get('cores')} cores, {m.get('memory_gib')} GiB, Python "
-        f"{m.get('python')}; commit `{m.get('commit')}`.",
-        "",
-        "| scale | customers | lines | run | wall s | CPU s | peak RSS MiB | ok |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    scales = data.get("scales", {})
-    for name in sorted(scales, key=lambda s: SCALES.get(s, 0)):
-        res = scales[name]
-        for run_name, run in res["runs"].items():
-            lines.append(
-                f"| {name} | {res['customers']:,} | {res.get('lines') or 0:,} | "
-                f"{run_name} | {run['wall_s']} | {run['cpu_s']} | "
-                f"{run['peak_rss_mb']} | {'yes' if run['success'] else 'NO'} |"
-            )
-    for name in sorted(scales, key=lambda s: SCALES.get(s, 0)):
-        res = scales[name]
-        for run_name, run in res["runs"].items():
-            lines += [
-                "",
-                f"## {name} {run_name}: seconds per asset step (all partitions)",
-                "",
-                "| step | runs | wall s | rows out | rows/s |",
-                "|---|---|---|---|---|",
-            ]
-            for step, entry in sorted(
-                run["per_asset"].items(), key=lambda kv: -kv[1]["wall_s"]
-            ):
-                lines.append(
-                    f"| {step} | {entry['runs']} | {entry['wall_s']} | "
-                    f"{entry['rows']:,} | {entry['rows_per_s']} |"
-                )
-    for name in sorted(scales, key=lambda s: SCALES.get(s, 0)):
-        quality = scales[name].get("model_quality") or []
-        if not quality:
-            continue
-        lines += [
-            "",
-            f"## {name} model quality (out-of-time, vs the planted ground truth)",
-            "",
-            "| target | val. positives | model AUC | oracle AUC | ratio "
-            "| model lift@10 | oracle lift@10 | fallback |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for q in quality:
-            lines.append(
-                f"| {q['target']} | {q['validation_positives']} | "
-                f"{_f(q.get('model_auc'))} | {_f(q.get('oracle_auc'))} | "
-                f"{_f(q.get('auc_ratio'))} | {_f(q.get('model_lift10'))} | "
-                f"{_f(q.get('oracle_lift10'))} | {q['is_fallback']} |"
-            )
-    if "M" in scales and "L" in scales:
-        lines += ["", "## Growth from M to L (data grows 5x)", ""]
-        for run_name in scales["M"]["runs"]:
-            a, b = scales["M"]["runs"][run_name], scales["L"]["runs"].get(run_name)
-            if b:
-                for key in ("wall_s", "cpu_s", "peak_rss_mb"):
-                    ratio = b[key] / a[key] if a[key] else float("nan")
-                    lines.append(f"- {run_name} {key}: x{ratio:.2f}")
-    return "\n".join(lines) + "\n"
-
-
-def _f(value: Any) -> str:
-    return f"{value:.3f}" if isinstance(value, int | float) else "-"
+    return data

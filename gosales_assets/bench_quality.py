@@ -1,8 +1,10 @@
 """Model quality in the benchmark: each target's out-of-time metrics next to the
-planted ground truth's (the sample data's oracle) on the same validation labels."""
+planted ground truth's (the sample data's oracle) on the same validation labels, and
+their ratios (model / oracle; null when either is unknown)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ def model_quality(cfg: GosalesConfig, ground_truth: Path) -> list[dict[str, Any]
     from gosales_assets.lib.models.metrics import auc, lift_at_k
     from gosales_assets.lib.store import Store
 
-    store = Store(cfg.duckdb_path)
+    store = Store.from_config(cfg)
     reg = store.query(
         "SELECT r.division, r.validation_cutoff, r.oot_auc, r.oot_lift_at_10, "
         "r.is_fallback, t.positives FROM models.registry r "
@@ -28,6 +30,10 @@ def model_quality(cfg: GosalesConfig, ground_truth: Path) -> list[dict[str, Any]
     out: list[dict[str, Any]] = []
     for row in reg.iter_rows(named=True):
         entry: dict[str, Any] = {
+            "oracle_auc": None,
+            "oracle_lift10": None,
+            "auc_ratio": None,
+            "lift10_ratio": None,
             "target": row["division"],
             "validation_cutoff": str(row["validation_cutoff"]),
             "validation_positives": row["positives"],
@@ -54,8 +60,15 @@ def model_quality(cfg: GosalesConfig, ground_truth: Path) -> list[dict[str, Any]
                 p = joined["p_true"].to_numpy()
                 entry["oracle_auc"] = float(auc(y, p))
                 entry["oracle_lift10"] = float(lift_at_k(y, p, 10))
-                if row["oot_auc"] is not None:
-                    ratio = row["oot_auc"] / entry["oracle_auc"]
-                    entry["auc_ratio"] = round(ratio, 4)
+                entry["auc_ratio"] = _ratio(row["oot_auc"], entry["oracle_auc"])
+                entry["lift10_ratio"] = _ratio(
+                    row["oot_lift_at_10"], entry["oracle_lift10"]
+                )
         out.append(entry)
     return out
+
+
+def _ratio(model: float | None, oracle: float | None) -> float | None:
+    if model is None or oracle is None or not oracle or math.isnan(model):
+        return None
+    return round(float(model) / float(oracle), 4)

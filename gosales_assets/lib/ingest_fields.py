@@ -3,7 +3,9 @@
 A field is read from a raw column (text for CSV, typed for Parquet) into four
 expressions: its raw text (for the quarantine), its typed value, whether it is blank and
 whether it is present but unparseable. The checks of a record are tried in a fixed
-order and the first failing one names the quarantine reason, column and value.
+order and the first failing one names the quarantine reason, column and value. The
+checks here see one record at a time; the duplicate-key checks, which need the whole
+file, run in SQL (``ingest_stage.py``) but keep their place at the end of the order.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from typing import Literal
 
 import polars as pl
 
-from gosales_assets.lib.contract import QUARANTINE_REASONS, QUARANTINE_SCHEMA
-from gosales_assets.lib.ingest_io import NFIELDS, ROW, RawInputError, RawTable
+from gosales_assets.lib.contract import QUARANTINE_REASONS
+from gosales_assets.lib.ingest_io import NFIELDS, RawInputError, RawTable
 from gosales_assets.lib.parsing import (
     is_blank,
     parse_date,
@@ -223,44 +225,6 @@ def with_first_failure(frame: pl.LazyFrame, checks: Sequence[Check]) -> pl.LazyF
         )
         .drop(_FAILED)
     )
-
-
-def with_duplicates(
-    frame: pl.LazyFrame, keys: Sequence[str], reason: str, column: str
-) -> pl.LazyFrame:
-    """Flag valid rows whose key repeats an earlier valid row (by ROW); first kept."""
-    valid = pl.col(REASON).is_null()
-    first = pl.col(ROW).filter(valid).min().over(list(keys))
-    dup = pl.col(_FAILED)
-    shown = pl.concat_str([pl.col(k).cast(pl.String) for k in keys], separator=",")
-    return (
-        frame.with_columns((valid & (pl.col(ROW) > first)).alias(_FAILED))
-        .with_columns(
-            pl.when(dup).then(pl.lit(reason)).otherwise(pl.col(REASON)).alias(REASON),
-            pl.when(dup).then(pl.lit(column)).otherwise(pl.col(COLUMN)).alias(COLUMN),
-            pl.when(dup).then(shown).otherwise(pl.col(VALUE)).alias(VALUE),
-        )
-        .drop(_FAILED)
-    )
-
-
-def quarantine_select(
-    file: str, customer_id: pl.Expr, order_date: pl.Expr, record: pl.Expr
-) -> list[pl.Expr]:
-    """Columns of QUARANTINE_SCHEMA from a frame carrying REASON/COLUMN/VALUE."""
-    exprs = {
-        "source_file": pl.lit(file),
-        "source_row": pl.col(ROW),
-        "column": pl.col(COLUMN),
-        "reason": pl.col(REASON),
-        "value": pl.col(VALUE),
-        "customer_id": customer_id,
-        "order_date": order_date,
-        "record": record,
-    }
-    return [
-        exprs[name].cast(dtype).alias(name) for name, dtype in QUARANTINE_SCHEMA.items()
-    ]
 
 
 def missing_columns_error(

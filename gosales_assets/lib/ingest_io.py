@@ -1,4 +1,11 @@
-"""Locate raw files safely and scan them lazily (CSV or Parquet) with a row number.
+"""Locate raw files safely and read them in bounded batches (CSV or Parquet).
+
+A raw file is never held in memory whole: :meth:`RawTable.batches` streams it in batches
+of ``batch_lines`` physical lines (CSV) or rows (Parquet), each turned into a frame of
+records with their global record number (``ROW``), field count (``NFIELDS``) and the
+extra fields of a long ragged row (``EXTRA``). Peak memory depends on the batch size,
+not on the file size (a single record, e.g. a quoted field that is never closed, is the
+only thing held whole).
 
 CSV is read by a vectorized tokenizer over ``pl.scan_lines`` instead of ``pl.scan_csv``
 because the native reader cannot report ragged rows: it silently pads short rows with
@@ -6,23 +13,27 @@ nulls (indistinguishable from empty trailing fields) and either fails the whole 
 silently truncates long rows. The tokenizer follows Python's ``csv`` module (excel
 dialect): a field starting with ``"`` is quoted (``""`` is a quote, commas and line
 breaks are data); a quote elsewhere in a field is a literal character. Every step is a
-polars expression, so a 10M-line file stays a lazy plan until the single collect.
+polars expression over a batch.
 
-Steps: (1) scan physical lines; (2) per line, two anchored regexes tell how the line
-changes the "inside a quoted field" state, and a cumulative scan joins lines into
-records; (3) a record without ``"`` is split on commas (fast path), a record with
-quotes is tokenized by a regex of the CSV field grammar and its fields unquoted;
-(4) the field count of every record is kept, so short and long rows are detected
-exactly. Only a quoted field left open at the very end of the file differs from Python:
-its final line break is dropped.
+Steps per batch: (1) take the next physical lines; (2) per line, two anchored regexes
+tell how the line changes the "inside a quoted field" state, and a cumulative scan,
+seeded with the state at the end of the previous batch, joins lines into records; a
+record still open at the end of a batch is carried into the next one, so batch borders
+never split or renumber a record; (3) a record without ``"`` is split on commas (fast
+path), a record with quotes is tokenized by a regex of the CSV field grammar and its
+fields unquoted; (4) the field count of every record is kept, so short and long rows
+are detected exactly. Only a quoted field left open at the very end of the file differs
+from Python: its final line break is dropped.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import os
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -36,6 +47,13 @@ _PLINE = "__gs_pline"
 _REC = "__gs_rec"
 _TEXT = "__gs_text"
 _FIELDS = "__gs_fields"
+_END = "__gs_end"  # inside a quoted field at the end of the line
+_CONT = "__gs_cont"  # inside a quoted field at the start of the line
+_BLANK = "__gs_blank"
+_START = "__gs_start"  # the line starts a record
+
+# Physical lines (CSV) or rows (Parquet) per batch when the caller does not say.
+DEFAULT_BATCH_LINES = 100_000
 
 Format = Literal["csv", "parquet"]
 EXTENSIONS: tuple[tuple[str, Format], ...] = ((".csv", "csv"), (".parquet", "parquet"))
@@ -61,7 +79,7 @@ class RawInputError(ValueError):
 
 @dataclass(frozen=True)
 class RawTable:
-    """One raw file as a lazy frame of its columns plus ``ROW`` and ``NFIELDS``."""
+    """One raw file: its header and types; records are read by :meth:`batches`."""
 
     stem: str
     file: str
@@ -69,17 +87,67 @@ class RawTable:
     format: Format
     columns: tuple[str, ...]
     dtypes: dict[str, pl.DataType]
-    frame: pl.LazyFrame
     sha256: str
     size_bytes: int
-    blank_lines: pl.LazyFrame | None = None  # CSV only: one-cell count of blank lines
+    parquet_rows: int | None = None  # Parquet only: rows in the file metadata
+
+    def batches(self, batch_lines: int = DEFAULT_BATCH_LINES) -> RecordBatches:
+        """The records in file order, in frames of ``ROW``, ``NFIELDS``, the columns
+        and ``EXTRA``; at most ``batch_lines`` source lines are read at a time."""
+        return RecordBatches(self, batch_lines)
+
+    @property
+    def frame(self) -> pl.LazyFrame:
+        """Every record as one frame (small files: tests and tools)."""
+        reader = self.batches()
+        return pl.concat([self.empty(), *reader]).lazy()
+
+    def empty(self) -> pl.DataFrame:
+        """A frame with no records and the columns :meth:`batches` yields."""
+        return pl.DataFrame(
+            schema={
+                ROW: pl.Int64(),
+                NFIELDS: pl.Int64(),
+                **self.dtypes,
+                EXTRA: pl.List(pl.String()),
+            }
+        )
+
+    def expected_rows(self) -> int:
+        """An upper estimate of the number of records (sizes key filters)."""
+        if self.parquet_rows is not None:
+            return self.parquet_rows
+        return max(1, self.size_bytes // 16)
 
 
-def sha256_of(path: Path) -> str:
+def sha256_of(path: Path, utf8_name: str | None = None) -> str:
+    """The file's SHA-256; with ``utf8_name``, also check in the same pass that the
+    whole file is UTF-8 (RawInputError naming the file and the byte otherwise), so a
+    bad byte deep in a large CSV is refused before anything is staged."""
     digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")() if utf8_name else None
+    offset = 0
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
+            if decoder is not None:
+                pending = len(decoder.getstate()[0])
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as err:
+                    raise RawInputError(
+                        f"{utf8_name}: is not UTF-8 text ({err.reason} at byte "
+                        f"{offset - pending + err.start}); re-export it as UTF-8 CSV"
+                    ) from None
+            offset += len(chunk)
+    if decoder is not None:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as err:
+            raise RawInputError(
+                f"{utf8_name}: is not UTF-8 text ({err.reason} at the end of the "
+                "file); re-export it as UTF-8 CSV"
+            ) from None
     return digest.hexdigest()
 
 
@@ -143,13 +211,15 @@ def _csv_header(path: Path, name: str) -> tuple[str, ...]:
     return columns
 
 
-def _with_quote_state(lines: pl.LazyFrame) -> pl.LazyFrame:
-    """Add ``__gs_cont``: does a quoted field continue from the previous line?
+def _quote_state(lines: pl.DataFrame, inside: bool) -> pl.DataFrame:
+    """Add ``_END`` and ``_CONT``: is a quoted field open at the end / the start of
+    each line, given ``inside`` (open at the start of the first line)?
 
     Each line maps the state at its start (inside quotes or not) to the state at its
     end: constant (a=b), identity (a=0, b=1) or negation (a=1, b=0). Composing them over
-    the file is a scan: the last constant line sets the state, and each negation after
-    it flips it. That is a forward fill plus a cumulative sum, so it stays vectorized.
+    the batch is a scan: the last constant line sets the state (before any, ``inside``
+    does), and each negation after it flips it. That is a forward fill plus a
+    cumulative sum, so it stays vectorized.
     """
     line = pl.col(_LINE)
     has_quote = line.str.contains('"', literal=True)
@@ -157,25 +227,104 @@ def _with_quote_state(lines: pl.LazyFrame) -> pl.LazyFrame:
     flips = pl.col("__gs_flips")
     is_const = fresh == quoted
     return (
-        lines.with_columns(
+        lines.lazy()
+        .with_columns(
             (has_quote & line.str.contains(_OPEN_FRESH)).alias("__gs_a"),
             (~has_quote | line.str.contains(_OPEN_QUOTED)).alias("__gs_b"),
         )
         .with_columns((fresh & ~quoted).cast(pl.Int64).cum_sum().alias("__gs_flips"))
         .with_columns(
             (
-                pl.when(is_const).then(fresh).forward_fill().fill_null(False)
+                pl.when(is_const).then(fresh).forward_fill().fill_null(inside)
                 ^ (
                     (flips - pl.when(is_const).then(flips).forward_fill().fill_null(0))
                     % 2
                     == 1
                 )
-            )
-            .shift(1, fill_value=False)
-            .alias("__gs_cont")
+            ).alias(_END)
         )
+        .with_columns(pl.col(_END).shift(1, fill_value=inside).alias(_CONT))
         .drop("__gs_a", "__gs_b", "__gs_flips")
+        .collect()
     )
+
+
+@dataclass
+class _Assembler:
+    """Joins physical CSV lines into records across batch borders.
+
+    ``started`` counts the records started so far (the header is record 1); a record
+    whose quoted field is still open at the end of a batch waits in ``pending`` (its
+    lines) under the number ``pending_rec`` until a later batch closes it.
+    """
+
+    started: int = 0
+    inside: bool = False
+    pending: list[pl.DataFrame] = field(default_factory=list)
+    pending_rec: int = 0
+    blank_lines: int = 0
+
+    def feed(self, lines: pl.DataFrame) -> pl.DataFrame:
+        """Records (``_REC``, ``_TEXT``) completed by this batch of lines."""
+        line = pl.col(_LINE)
+        state = _quote_state(lines.select(line), self.inside).with_columns(
+            ((line == "") & ~pl.col(_CONT) & ~pl.col(_END)).alias(_BLANK)
+        )
+        state = state.with_columns(
+            (~pl.col(_CONT) & ~pl.col(_BLANK)).alias(_START)
+        ).with_columns(pl.col(_START).cast(pl.Int64).cum_sum().alias(_REC))
+        self.blank_lines += int(state.get_column(_BLANK).sum())
+        starts = int(state.get_column(_START).sum())
+        end_inside = bool(state.get_column(_END)[-1]) if state.height else self.inside
+        out: list[pl.DataFrame] = []
+
+        # Lines before the first record start continue the pending record (if any).
+        head = state.filter((pl.col(_REC) == 0) & ~pl.col(_BLANK)).select(line)
+        if self.pending or head.height:
+            self.pending.append(head)
+            if starts or not end_inside:
+                out.append(self._close_pending())
+        # Records started here: complete unless the last one is still open.
+        last_open = starts if end_inside else 0
+        body = state.filter(
+            (pl.col(_REC) > 0) & (pl.col(_REC) != last_open) & ~pl.col(_BLANK)
+        )
+        one_line = pl.col(_START) & ~pl.col(_END)
+        out.append(
+            body.filter(one_line).select(
+                (pl.col(_REC) + self.started).alias(_REC), line.alias(_TEXT)
+            )
+        )
+        several = body.filter(~one_line)
+        if several.height:  # records with a quoted line break
+            out.append(
+                several.with_row_index("__gs_pline")
+                .group_by(_REC)
+                .agg(line.sort_by("__gs_pline").str.join("\n").alias(_TEXT))
+                .select((pl.col(_REC) + self.started).alias(_REC), _TEXT)
+            )
+        if last_open:
+            self.pending = [state.filter(pl.col(_REC) == last_open).select(line)]
+            self.pending_rec = self.started + last_open
+        self.started += starts
+        self.inside = end_inside
+        return pl.concat(out).sort(_REC)
+
+    def finish(self) -> pl.DataFrame:
+        """The record left open at the end of the file (read to the end, as Python's
+        ``csv`` does), or no record."""
+        if not self.pending:
+            return pl.DataFrame(schema={_REC: pl.Int64(), _TEXT: pl.String()})
+        self.inside = False
+        return self._close_pending()
+
+    def _close_pending(self) -> pl.DataFrame:
+        lines = pl.concat(self.pending).get_column(_LINE)
+        self.pending = []
+        return pl.DataFrame(
+            {_REC: [self.pending_rec], _TEXT: [lines.str.join("\n").item()]},
+            schema={_REC: pl.Int64(), _TEXT: pl.String()},
+        )
 
 
 def _unquote(field: pl.Expr, groups: pl.Expr) -> pl.Expr:
@@ -185,47 +334,6 @@ def _unquote(field: pl.Expr, groups: pl.Expr) -> pl.Expr:
         "2"
     ).fill_null("")
     return pl.when(content.is_not_null()).then(unquoted).otherwise(field)
-
-
-def _scan_csv(
-    path: Path, columns: tuple[str, ...]
-) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    line = pl.col(_LINE)
-    lines = (
-        pl.scan_lines(path, name=_LINE, row_index_name=_PLINE)
-        .pipe(_with_quote_state)
-        .with_columns(__gs_next=pl.col("__gs_cont").shift(-1, fill_value=False))
-        .with_columns(
-            __gs_blank=(line == "") & ~pl.col("__gs_cont") & ~pl.col("__gs_next")
-        )
-        .with_columns(
-            (~pl.col("__gs_cont") & ~pl.col("__gs_blank"))
-            .cast(pl.Int64)
-            .cum_sum()
-            .alias(_REC)
-        )
-        .cache()  # the single, multi and blank-count branches share one pass
-    )
-    blank_lines = lines.select(pl.col("__gs_blank").sum().cast(pl.Int64))
-    single = lines.filter(
-        ~pl.col("__gs_cont") & ~pl.col("__gs_next") & ~pl.col("__gs_blank")
-    ).select(_REC, line.alias(_TEXT))
-    multi = (
-        lines.filter(pl.col("__gs_cont") | pl.col("__gs_next"))
-        .group_by(_REC)
-        .agg(line.sort_by(_PLINE).str.join("\n").alias(_TEXT))
-    )
-    records = pl.concat([single, multi]).filter(pl.col(_REC) > 1).cache()  # 1: header
-    has_quote = pl.col(_TEXT).str.contains('"', literal=True)
-    return (
-        pl.concat(
-            [
-                _split_plain(records.filter(~has_quote), columns),
-                _split_quoted(records.filter(has_quote), columns),
-            ]
-        ),
-        blank_lines,
-    )
 
 
 def _split_plain(records: pl.LazyFrame, columns: tuple[str, ...]) -> pl.LazyFrame:
@@ -293,8 +401,85 @@ def _split_quoted(records: pl.LazyFrame, columns: tuple[str, ...]) -> pl.LazyFra
     )
 
 
+class RecordBatches:
+    """The records of a raw table in file order, one frame per batch.
+
+    Iterate once; afterwards ``records`` is the number of records read and
+    ``blank_lines`` the number of skipped blank lines (CSV; None for Parquet).
+    Reading errors surface as polars errors while iterating.
+    """
+
+    def __init__(self, table: RawTable, batch_lines: int) -> None:
+        if batch_lines < 1:
+            raise ValueError(f"batch_lines must be at least 1, got {batch_lines}")
+        self.table = table
+        self.batch_lines = batch_lines
+        self.records = 0
+        self.blank_lines: int | None = 0 if table.format == "csv" else None
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        source = self._csv() if self.table.format == "csv" else self._parquet()
+        for frame in source:
+            if frame.height:
+                self.records += frame.height
+                yield frame
+
+    def _csv(self) -> Iterator[pl.DataFrame]:
+        assembler = _Assembler()
+        lines = pl.scan_lines(self.table.path, name=_LINE).collect_batches(
+            chunk_size=self.batch_lines, maintain_order=True
+        )
+        for batch in lines:
+            records = assembler.feed(batch)
+            self.blank_lines = assembler.blank_lines
+            yield self._split(records)
+        yield self._split(assembler.finish())
+
+    def _split(self, records: pl.DataFrame) -> pl.DataFrame:
+        columns = self.table.columns
+        body = records.filter(pl.col(_REC) > 1)  # record 1 is the header
+        quoted = body.get_column(_TEXT).str.contains('"', literal=True)
+        parts = [self.table.empty().lazy()]
+        # Only the branches a batch needs are planned (most batches have no quotes).
+        if not quoted.all():
+            parts.append(_split_plain(body.filter(~quoted).lazy(), columns))
+        if quoted.any():
+            parts.append(_split_quoted(body.filter(quoted).lazy(), columns))
+        return pl.concat(parts).sort(ROW).collect()
+
+    def has_records(self) -> bool:
+        """Whether the table holds a record, reading only up to the first one."""
+        if self.table.format == "parquet":
+            return bool(self.table.parquet_rows)
+        assembler = _Assembler()
+        lines = pl.scan_lines(self.table.path, name=_LINE).collect_batches(
+            chunk_size=self.batch_lines, maintain_order=True
+        )
+        for batch in lines:
+            if assembler.feed(batch).filter(pl.col(_REC) > 1).height:
+                return True
+        return assembler.finish().filter(pl.col(_REC) > 1).height > 0
+
+    def _parquet(self) -> Iterator[pl.DataFrame]:
+        offset = 0
+        rows = pl.scan_parquet(self.table.path).collect_batches(
+            chunk_size=self.batch_lines, maintain_order=True
+        )
+        for batch in rows:
+            yield batch.with_row_index(ROW, offset=offset + 1).select(
+                pl.col(ROW).cast(pl.Int64),
+                pl.lit(len(self.table.columns), dtype=pl.Int64).alias(NFIELDS),
+                *self.table.columns,
+                pl.lit(None, dtype=pl.List(pl.String)).alias(EXTRA),
+            )
+            offset += batch.height
+
+
 def open_table(raw_dir: Path, stem: str) -> RawTable | None:
-    """Open ``stem`` in ``raw_dir`` lazily; None when absent. Raises RawInputError."""
+    """Open ``stem`` in ``raw_dir`` (header and types only); None when absent.
+
+    Raises RawInputError for a file-level defect of the header or the file itself.
+    """
     located = locate(raw_dir, stem)
     if located is None:
         return None
@@ -305,13 +490,14 @@ def open_table(raw_dir: Path, stem: str) -> RawTable | None:
             f"{name}: the file is empty (0 bytes); write at least the header row, "
             "or remove the file if the input is optional"
         )
+    parquet_rows: int | None = None
     if fmt == "csv":
         columns = _csv_header(path, name)
-        frame, blanks = _scan_csv(path, columns)
         dtypes: dict[str, pl.DataType] = {c: pl.String() for c in columns}
     else:
         try:
             schema = pl.read_parquet_schema(path)
+            parquet_rows = int(pl.scan_parquet(path).select(pl.len()).collect().item())
         except Exception as err:  # polars raises several error types here
             raise RawInputError(
                 f"{name}: cannot be read as Parquet ({err}); re-export the file"
@@ -321,16 +507,6 @@ def open_table(raw_dir: Path, stem: str) -> RawTable | None:
         internal = [c for c in columns if c.startswith("__gs_")]
         if internal:
             raise RawInputError(f"{name}: reserved column name(s) {internal}")
-        frame = (
-            pl.scan_parquet(path)
-            .with_row_index(ROW, offset=1)
-            .with_columns(
-                pl.col(ROW).cast(pl.Int64),
-                pl.lit(len(columns), dtype=pl.Int64).alias(NFIELDS),
-                pl.lit(None, dtype=pl.List(pl.String)).alias(EXTRA),
-            )
-        )
-        blanks = None
     return RawTable(
         stem=stem,
         file=name,
@@ -338,10 +514,9 @@ def open_table(raw_dir: Path, stem: str) -> RawTable | None:
         format=fmt,
         columns=columns,
         dtypes=dtypes,
-        frame=frame,
-        sha256=sha256_of(path),
+        sha256=sha256_of(path, name if fmt == "csv" else None),
         size_bytes=size,
-        blank_lines=blanks,
+        parquet_rows=parquet_rows,
     )
 
 

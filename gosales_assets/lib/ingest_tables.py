@@ -1,10 +1,14 @@
 """Validate one long-format raw table (sales_lines, customers, assets, contacts,
-open_deals) into typed rows plus quarantine rows, as lazy plans."""
+open_deals): a plan, built once from the header, that turns each batch of records into
+staged rows (typed values plus the first failing check of each record).
+
+Checks that need the whole file (repeated keys, line numbers derived from the row order
+within an invoice) run in SQL once every batch is staged (``ingest_stage.py``)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -18,7 +22,9 @@ from gosales_assets.lib.contract import (
     Column,
 )
 from gosales_assets.lib.ingest_fields import (
+    COLUMN,
     REASON,
+    VALUE,
     Check,
     Kind,
     Parsed,
@@ -28,12 +34,10 @@ from gosales_assets.lib.ingest_fields import (
     materialized,
     missing_columns_error,
     parse_field,
-    quarantine_select,
     ragged_check,
-    with_duplicates,
     with_first_failure,
 )
-from gosales_assets.lib.ingest_io import ROW, RawTable, record_json
+from gosales_assets.lib.ingest_io import ROW, RawTable
 
 
 @dataclass(frozen=True)
@@ -70,13 +74,27 @@ SPECS: dict[str, TableSpec] = {
 
 @dataclass(frozen=True)
 class TablePlan:
-    """Lazy outputs of one raw table; collected together by the caller."""
+    """How one raw table is staged, batch by batch.
+
+    ``stage`` maps a batch of records (``ingest_io.RawTable.batches``) to staged rows:
+    ``ROW``, every contract column under its own name (typed; null where a record is
+    rejected or the value is derived later), ``REASON``, ``COLUMN`` and ``VALUE`` of the
+    first failing check (null for a valid row). A wide sales log stages one row per
+    product cell (``ROW`` repeats) plus one per rejected source row.
+    """
 
     table: RawTable
-    rows: pl.LazyFrame  # valid typed rows + source_file/source_row
-    quarantine: pl.LazyFrame  # QUARANTINE_SCHEMA
-    rows_read: pl.LazyFrame  # one cell: number of records read
+    columns: tuple[Column, ...]  # contract columns of the staged rows
+    stage: Callable[[pl.LazyFrame], pl.LazyFrame]
+    event_date: str | None  # the quarantine's order_date (None: always null)
+    # Unique key of valid rows: a later repeat is quarantined with this reason, the
+    # column shown as ``key_column`` and the key's values as text. None: no key.
+    key: tuple[str, ...] | None
+    duplicate_reason: str | None
+    key_column: str | None
     ignored_columns: list[str]
+    derive_line_no: bool = False  # line_no = row order within the invoice (SQL)
+    identity: tuple[str, ...] = ("source_row",)  # identifies a staged row
 
 
 def kind_of(column: Column) -> Kind:
@@ -108,7 +126,7 @@ def plan_table(
     skus: Sequence[str],
     divisions: Sequence[str],
 ) -> TablePlan:
-    """Build the lazy validation plan of a long-format table.
+    """Build the staging plan of a long-format table.
 
     Raises RawInputError for a missing required column or an unsupported column type.
     """
@@ -137,47 +155,36 @@ def plan_table(
             checks.append(
                 after_load_date(column.name, typed.value, typed.text, load_date)
             )
-
-    values = [p.value.alias(_v(name)) for name, p in parsed.items()]
-    frame = table.frame.with_columns(values)
+    # No line numbers: the row order within the invoice, counted over the whole file
+    # in SQL once every batch is staged (the key is then unique by construction).
+    derive_line_no = spec.stem == "sales_lines" and "line_no" not in table.columns
     finish = [p.post(pl.col(_v(n))).alias(_v(n)) for n, p in parsed.items() if p.post]
-    if finish:
-        frame = frame.with_columns(finish)
-    if spec.stem == "sales_lines" and "line_no" not in table.columns:
-        # No line numbers: the row order within the invoice (by source row).
-        frame = frame.with_columns(
-            pl.col(ROW)
-            .rank("ordinal")
-            .over(_v("invoice_id"))
-            .cast(pl.Int64)
-            .alias(_v("line_no"))
-        )
-    frame = with_first_failure(frame, checks)
-    if spec.key is not None and spec.duplicate_reason is not None:
-        keys = [_v(k) for k in spec.key]
-        frame = with_duplicates(frame, keys, spec.duplicate_reason, ",".join(spec.key))
-    frame = frame.cache()  # rows, quarantine and count share one pass over the file
 
-    rows = frame.filter(pl.col(REASON).is_null()).select(
-        *(pl.col(_v(c.name)).cast(c.dtype).alias(c.name) for c in spec.columns),
-        pl.lit(table.file).alias("source_file"),
-        pl.col(ROW).cast(pl.Int64).alias("source_row"),
-    )
-    event = (
-        pl.col(_v(spec.event_date))
-        if spec.event_date is not None
-        else pl.lit(None, dtype=pl.Date)
-    )
-    quarantine = frame.filter(pl.col(REASON).is_not_null()).select(
-        quarantine_select(
-            table.file, pl.col(_v("customer_id")), event, record_json(table)
+    def stage(batch: pl.LazyFrame) -> pl.LazyFrame:
+        frame = batch.with_columns(p.value.alias(_v(n)) for n, p in parsed.items())
+        if finish:
+            frame = frame.with_columns(finish)
+        return with_first_failure(frame, checks).select(
+            pl.col(ROW).cast(pl.Int64),
+            *(
+                pl.col(_v(c.name)).cast(c.dtype, strict=False).alias(c.name)
+                for c in spec.columns
+            ),
+            REASON,
+            COLUMN,
+            VALUE,
         )
-    )
+
     known = {c.name for c in spec.columns}
+    keyed = spec.key is not None and not derive_line_no
     return TablePlan(
         table=table,
-        rows=rows,
-        quarantine=quarantine,
-        rows_read=frame.select(pl.len().cast(pl.Int64)),
+        columns=spec.columns,
+        stage=stage,
+        event_date=spec.event_date,
+        key=spec.key if keyed else None,
+        duplicate_reason=spec.duplicate_reason if keyed else None,
+        key_column=",".join(spec.key) if keyed and spec.key else None,
         ignored_columns=[c for c in table.columns if c not in known],
+        derive_line_no=derive_line_no,
     )

@@ -6,7 +6,9 @@ column (or one of its aliases) and a quantity column. Each product cell pair who
 quantity parses to a non-zero number becomes one line: ``sku`` is the canonical SKU and
 ``line_no`` its 1-based position in the SKU map, so the long and wide layouts of the
 same data give identical lines. Row-level defects quarantine the source row once;
-product-cell defects quarantine that cell only.
+product-cell defects quarantine that cell only. The plan stages one batch of source rows
+at a time; repeated ``(InvoiceId, SKU)`` pairs are found in SQL over the whole file
+(``ingest_stage.py``).
 """
 
 from __future__ import annotations
@@ -27,18 +29,10 @@ from gosales_assets.lib.ingest_fields import (
     field_checks,
     materialized,
     parse_field,
-    quarantine_select,
     ragged_check,
-    with_duplicates,
     with_first_failure,
 )
-from gosales_assets.lib.ingest_io import (
-    EXTRA,
-    ROW,
-    RawInputError,
-    RawTable,
-    record_json,
-)
+from gosales_assets.lib.ingest_io import ROW, RawInputError, RawTable
 from gosales_assets.lib.ingest_tables import TablePlan
 
 # Contract meaning -> header name of the fixed columns.
@@ -157,7 +151,7 @@ def plan_sales_log(
     formats: Sequence[str],
     load_date: dt.date,
 ) -> tuple[TablePlan, list[str]]:
-    """The lazy plan of a wide sales log and its unmapped columns."""
+    """The staging plan of a wide sales log and its unmapped columns."""
     unmapped = check_layout(table, entries)
     cust = parse_field(table, FIXED["customer_id"], "id", formats)
     date = parse_field(table, FIXED["order_date"], "date", formats)
@@ -180,56 +174,68 @@ def plan_sales_log(
     surrogate = pl.format(
         "AUTO-{}-{}-{}", pl.col(_CUSTOMER), pl.col(_DATE).dt.strftime("%Y%m%d"), ROW
     )
-    base = (
-        table.frame.with_columns(
-            cust.value.alias(_CUSTOMER),
-            date.value.alias(_DATE),
-            invoice.value.alias("__gs_invoice_raw"),
-            rep.value.alias("__gs_v_rep"),
-            branch.value.alias("__gs_v_branch"),
-        )
-        .with_columns(pl.coalesce("__gs_invoice_raw", surrogate).alias(_INVOICE))
-        .pipe(with_first_failure, row_checks)
-        .cache()  # one pass over the file feeds every SKU's cells
-    )
-
-    frames = [
-        f
-        for i, entry in enumerate(entries, start=1)
-        if (f := _cell_frame(base, table, entry, i)) is not None
-    ]
-    cells = (
-        pl.concat(frames)
-        .pipe(with_duplicates, [_INVOICE, _LINE_NO], "duplicate_line_id", "InvoiceId")
-        .cache()
-    )
     out = {c.name: f"__gs_v_{c.name}" for c in SALES_LINES}
-    rows = cells.filter(pl.col(REASON).is_null()).select(
-        *(
-            (pl.col(out[c.name]) if c.name != "revenue" else pl.lit(None))
-            .cast(c.dtype)
-            .alias(c.name)
-            for c in SALES_LINES
-        ),
-        pl.lit(table.file).alias("source_file"),
-        pl.col(ROW).cast(pl.Int64).alias("source_row"),
-    )
-    quarantine_cols = (table.file, pl.col(_CUSTOMER), pl.col(_DATE), record_json(table))
-    row_q = base.filter(pl.col(REASON).is_not_null()).select(
-        quarantine_select(*quarantine_cols)
-    )
-    raw = base.select(ROW, EXTRA, *table.columns)  # the record of a quarantined cell
-    cell_q = (
-        cells.filter(pl.col(REASON).is_not_null())
-        .select(ROW, REASON, COLUMN, VALUE, _CUSTOMER, _DATE)
-        .join(raw, on=ROW, how="left")
-        .select(quarantine_select(*quarantine_cols))
-    )
+
+    def staged(frame: pl.LazyFrame) -> pl.LazyFrame:
+        return frame.select(
+            pl.col(ROW).cast(pl.Int64),
+            *(
+                (pl.col(out[c.name]) if c.name != "revenue" else pl.lit(None))
+                .cast(c.dtype)
+                .alias(c.name)
+                for c in SALES_LINES
+            ),
+            REASON,
+            COLUMN,
+            VALUE,
+        )
+
+    def stage(batch: pl.LazyFrame) -> pl.LazyFrame:
+        base = (
+            batch.with_columns(
+                cust.value.alias(_CUSTOMER),
+                date.value.alias(_DATE),
+                invoice.value.alias("__gs_invoice_raw"),
+                rep.value.alias("__gs_v_rep"),
+                branch.value.alias("__gs_v_branch"),
+            )
+            .with_columns(pl.coalesce("__gs_invoice_raw", surrogate).alias(_INVOICE))
+            .pipe(with_first_failure, row_checks)
+            .collect()  # one pass over the batch feeds every SKU's cells
+            .lazy()
+        )
+        cells = [
+            f
+            for i, entry in enumerate(entries, start=1)
+            if (f := _cell_frame(base, table, entry, i)) is not None
+        ]
+        # A rejected source row is staged once, with what could be parsed of it.
+        rows = base.filter(pl.col(REASON).is_not_null()).select(
+            ROW,
+            _CUSTOMER,
+            _INVOICE,
+            _DATE,
+            "__gs_v_rep",
+            "__gs_v_branch",
+            pl.lit(None, dtype=pl.String).alias(_SKU),
+            pl.lit(None, dtype=pl.Int64).alias(_LINE_NO),
+            pl.lit(None, dtype=pl.Float64).alias(_GP),
+            pl.lit(None, dtype=pl.Float64).alias(_QTY),
+            REASON,
+            COLUMN,
+            VALUE,
+        )
+        return staged(pl.concat([rows, *cells]))
+
     plan = TablePlan(
         table=table,
-        rows=rows,
-        quarantine=pl.concat([row_q, cell_q]),
-        rows_read=base.select(pl.len().cast(pl.Int64)),
+        columns=SALES_LINES,
+        stage=stage,
+        event_date="order_date",
+        key=("invoice_id", "line_no"),
+        duplicate_reason="duplicate_line_id",
+        key_column=FIXED["invoice_id"],
         ignored_columns=[c for c in IGNORED if c in table.columns],
+        identity=("source_row", "line_no"),
     )
     return plan, unmapped

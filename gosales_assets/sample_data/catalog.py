@@ -46,6 +46,7 @@ class Catalog:
     stream: np.ndarray  # (G,) invoice stream
     deal: np.ndarray  # (G,) bool
     credit_rate: np.ndarray  # (G,)
+    companion_rate: np.ndarray  # (G,) 0 for single-SKU and subscription groups
     aff_own: np.ndarray  # (G, G) rate multiplier - 1 while the row group is owned
     aff_recent: np.ndarray  # (G, G) ... while it was bought recently
     group_sale_type: tuple[str, ...]
@@ -217,6 +218,11 @@ def build_catalog(sku_map: SkuMap, rng: np.random.Generator) -> Catalog:
         stream=np.array([r.stream for r in group_rules], dtype=np.int64),
         deal=np.array([r.deal for r in group_rules]),
         credit_rate=np.array([r.credit_rate for r in group_rules]),
+        companion_rate=np.where(
+            (np.bincount(sku_group, minlength=n_grp) >= 2) & ~is_sub,
+            np.array([r.companion_rate for r in group_rules]),
+            0.0,
+        ),
         aff_own=aff_own,
         aff_recent=aff_recent,
         group_sale_type=tuple(sale_types),

@@ -23,16 +23,18 @@ from gosales_assets.sample_data import extras, lines, population, wide, writer
 from gosales_assets.sample_data.catalog import Catalog, build_catalog
 from gosales_assets.sample_data.ground_truth import CutoffSnapshot, ground_truth
 from gosales_assets.sample_data.population import Population, build_population
+from gosales_assets.sample_data.shift import SpendShift, apply_shifts
 from gosales_assets.sample_data.simulate import step, update
 from gosales_assets.sample_data.state import CREDIT, Events, SimState
 from gosales_assets.sample_data.timeline import month_index, month_label
 
 log = logging.getLogger("gosales.sample_data")
 
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"  # 1.1: multi-line orders, consumables reordered more
 BURN_IN_MONTHS = 24  # simulated before ``start``: install base and purchase history
 # Independent random streams, so changing one part leaves the others' draws alone.
 _CATALOG, _POPULATION, _SIMULATION, _EXTRAS, _OUTPUT = 1, 2, 3, 4, 5
+_SHIFT = 6  # accounts of a partial spend shift (sample_data/shift.py)
 
 
 @dataclass(frozen=True)
@@ -138,8 +140,12 @@ def generate(
     layout: Literal["long", "wide"] = "long",
     ground_truth_cutoffs: Sequence[dt.date] = (),
     ground_truth_simulations: int = 20,
+    shifts: Sequence[SpendShift] = (),
 ) -> GenerationReport:
-    """Write a synthetic raw folder (DATA_CONTRACT section 2) into ``out_dir``."""
+    """Write a synthetic raw folder (DATA_CONTRACT section 2) into ``out_dir``.
+
+    ``shifts`` deliberately change one industry's spend from a date on (drift
+    scenarios, sample_data/shift.py); none by default."""
     cutoffs = sorted(set(ground_truth_cutoffs))
     _validate(customers, start, end, fmt, layout, cutoffs, ground_truth_simulations)
     began = time.perf_counter()
@@ -159,6 +165,12 @@ def generate(
     rng_out = _rng(seed, _OUTPUT)
 
     sales = lines.sales_lines(run.events, cat, pop, start, end)
+    shifted: list[dict[str, object]] = []
+    if shifts:
+        sales, shifted = apply_shifts(
+            sales, pop.ids, pop.industry, shifts, _rng(seed, _SHIFT)
+        )
+        log.info("applied spend shifts %s", shifted)
     orphans = lines.choose_orphans(sales, pop, rng_out)
     tables: dict[str, pl.DataFrame] = {
         "customers": lines.customers_frame(pop, orphans),
@@ -202,6 +214,8 @@ def generate(
             "ground_truth_cutoffs": [c.isoformat() for c in cutoffs],
             "ground_truth_simulations": ground_truth_simulations,
             "burn_in_months": BURN_IN_MONTHS,
+            # only when used, so the default manifest stays byte-identical
+            **({"shifts": shifted} if shifted else {}),
             "skus": list(cat.skus),
             "targets": cfg.target_names,
         },

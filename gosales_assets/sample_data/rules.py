@@ -37,6 +37,9 @@ class SaleTypeRule:
     deal: bool = True  # sold through opportunities (open deals)
     zero_gp_rate: float = 0.0  # share of quantity-only lines (warranty, free seats)
     credit_rate: float = 0.02  # credits per month in the 2 months after a purchase
+    # share of purchases whose order also has a line of another SKU of the same
+    # product group (seat types, printer models): multi-line orders
+    companion_rate: float = 0.0
 
 
 DEFAULT_RULE = SaleTypeRule()
@@ -59,6 +62,7 @@ SALE_TYPE_RULES: dict[str, SaleTypeRule] = {
     "License": SaleTypeRule(
         base_rate=0.010, unit_gp=1600.0, margin=0.28, qty_extra=0.35,
         size_elasticity=0.35, seasonality=1.0, anchor=True, asset=True,
+        companion_rate=0.25,
     ),
     "Module": SaleTypeRule(
         base_rate=0.002, unit_gp=900.0, qty_extra=0.2, size_elasticity=0.3,
@@ -75,7 +79,7 @@ SALE_TYPE_RULES: dict[str, SaleTypeRule] = {
         size_elasticity=0.3, zero_gp_rate=0.06, credit_rate=0.01,
     ),
     "Consumable": replace(
-        _HW, base_rate=0.0015, unit_gp=110.0, qty_extra=3.0, size_elasticity=0.3,
+        _HW, base_rate=0.003, unit_gp=110.0, qty_extra=3.0, size_elasticity=0.3,
         seasonality=0.2, asset=False, deal=False, credit_rate=0.05,
     ),
     "SpareRepair": replace(
@@ -83,10 +87,12 @@ SALE_TYPE_RULES: dict[str, SaleTypeRule] = {
         size_elasticity=0.2, seasonality=0.1, asset=False, deal=False,
         zero_gp_rate=0.35,
     ),
-    "AM_Software": replace(_HW, base_rate=0.0008, unit_gp=900.0, margin=0.35),
+    "AM_Software": replace(
+        _HW, base_rate=0.0008, unit_gp=900.0, margin=0.35, companion_rate=0.15
+    ),
     "Printer": replace(
         _HW, base_rate=0.003, unit_gp=5500.0, margin=0.22, qty_extra=0.15,
-        seasonality=1.3, anchor=True, credit_rate=0.04,
+        seasonality=1.3, anchor=True, credit_rate=0.04, companion_rate=0.15,
     ),
     "Post_Processing": replace(
         _HW, base_rate=0.001, unit_gp=1400.0, margin=0.25, qty_extra=0.1,
@@ -94,7 +100,7 @@ SALE_TYPE_RULES: dict[str, SaleTypeRule] = {
     ),
     "Scanner": replace(
         _HW, base_rate=0.0015, unit_gp=4200.0, margin=0.25, qty_extra=0.05,
-        seasonality=1.2,
+        seasonality=1.2, companion_rate=0.1,
     ),
 }  # fmt: skip
 

@@ -78,14 +78,31 @@ def _revenue(cat: Catalog, sku: np.ndarray, gp: np.ndarray, rng: np.random.Gener
 
 
 def _choose_sku(
-    cat: Catalog, group: np.ndarray, log_size: np.ndarray, rng: np.random.Generator
+    cat: Catalog,
+    group: np.ndarray,
+    log_size: np.ndarray,
+    rng: np.random.Generator,
+    exclude: np.ndarray | None = None,
 ) -> np.ndarray:
+    """A SKU of each ``group`` by popularity and company size; never ``exclude``."""
     logits = cat.group_sku_logit[group] + cat.group_sku_elast[group] * log_size[:, None]
+    if exclude is not None:
+        logits[cat.group_skus[group] == exclude[:, None]] = -np.inf
     weights = np.exp(logits - logits.max(axis=1, keepdims=True))
     cum = np.cumsum(weights, axis=1)
     u = rng.random(len(group)) * cum[:, -1]
     idx = np.minimum((cum <= u[:, None]).sum(axis=1), cat.group_skus.shape[1] - 1)
     return cat.group_skus[group, idx]
+
+
+def _priced(cat, rows, r, sku, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Quantity and GP (cents) of purchase lines of ``sku`` by rows ``r``."""
+    size = len(r)
+    qty = 1 + rng.poisson(cat.qty_extra[sku] * rows.size_q[r])
+    unit = cat.unit_gp[sku] * rows.price[r] * rng.lognormal(0.0, 0.15, size)
+    gp = _cents(qty * unit)
+    gp[rng.random(size) < cat.zero_gp_rate[sku]] = 0  # warranty parts, free seats
+    return qty, gp
 
 
 def _purchases(cat, rows, idx, lam, month, min_day, mass, rng) -> Events:
@@ -95,15 +112,29 @@ def _purchases(cat, rows, idx, lam, month, min_day, mass, rng) -> Events:
     size = len(r)
     sku = _choose_sku(cat, g, rows.log_size[r], rng)
     day = draw_days(rng, month, min_day, size)
-    qty = 1 + rng.poisson(cat.qty_extra[sku] * rows.size_q[r])
-    unit = cat.unit_gp[sku] * rows.price[r] * rng.lognormal(0.0, 0.15, size)
-    gp = _cents(qty * unit)
-    gp[rng.random(size) < cat.zero_gp_rate[sku]] = 0  # warranty parts, free seats
+    qty, gp = _priced(cat, rows, r, sku, rng)
     extra_po = rng.random(size) < EXTRA_PO_RATE
     return Events.build(
         row=r, month=np.full(size, month), day=day, sku=sku, qty=qty, gp=gp,
         rev=_revenue(cat, sku, gp, rng), kind=np.full(size, PURCHASE),
         stream=cat.stream[g] + rules.STREAM_EXTRA_PO * extra_po,
+    )  # fmt: skip
+
+
+def _companions(cat, rows, bought: Events, rng) -> Events:
+    """Multi-line orders: with the group's ``companion_rate`` a purchase's invoice
+    also has a line of another SKU of the same product group (a second seat type or
+    printer model), so no target's membership changes, only its GP and line count."""
+    sku = bought.sku.astype(np.int64)
+    g = cat.sku_group[sku]
+    src = np.flatnonzero(rng.random(len(sku)) < cat.companion_rate[g])
+    r = bought.row[src]
+    other = _choose_sku(cat, g[src], rows.log_size[r], rng, exclude=sku[src])
+    qty, gp = _priced(cat, rows, r, other, rng)
+    return Events.build(
+        row=r, month=bought.month[src], day=bought.day[src], sku=other, qty=qty,
+        gp=gp, rev=_revenue(cat, other, gp, rng), kind=np.full(len(r), PURCHASE),
+        stream=bought.stream[src],
     )  # fmt: skip
 
 
@@ -191,6 +222,7 @@ def step(
     if mass > 0:
         bought = _purchases(cat, rows, idx, lam, month, min_day, mass, rng)
         parts += [bought, _attachments(cat, rows, st, bought, month, rng)]
+        parts.append(_companions(cat, rows, bought, rng))
         parts.append(_credits(cat, rows, st, month, min_day, mass, rng))
     parts.append(_renewals(cat, rows, st, month, min_day, rng))
     return Events.concat(parts), (idx, lam)

@@ -17,16 +17,19 @@ from gosales_assets.defs.common import (
     table_metadata,
 )
 from gosales_assets.lib.checks import BlockingCheckError
-from gosales_assets.lib.ingest import RawInputError, read_raw_folder
+from gosales_assets.lib.ingest import (
+    RawInputError,
+    prepare_raw_folder,
+    staged_raw_folder,
+)
 from gosales_assets.lib.raw_store import (
     LOAD_REPORT_TABLE,
     QUARANTINE_TABLE,
     RAW_CHECKS,
     RAW_TABLES,
+    publish_raw,
     raw_checks,
     raw_checksums,
-    raw_frames,
-    write_raw,
 )
 from gosales_assets.resources.store import DuckDBStoreResource
 
@@ -66,49 +69,57 @@ def build_raw_ingest(cfg: GosalesConfig) -> dg.AssetsDefinition:
         description=f"Read and validate the raw folder ({cfg.paths.raw_dir}).",
     )
     def raw_ingest(context, store: DuckDBStoreResource) -> Iterator[Any]:
-        context.log.info(f"reading raw folder path={cfg.paths.raw_dir}")
-        try:
-            batch = read_raw_folder(cfg.paths.raw_dir, cfg)
+        context.log.info(
+            f"reading raw folder path={cfg.paths.raw_dir} "
+            f"batch_lines={cfg.ingest.batch_lines} "
+            f"memory_limit_mb={cfg.ingest.memory_limit_mb}"
+        )
+        load_date = cfg.ingest.effective_load_date()
+        try:  # file-level checks first: a refused folder never opens the store
+            prepared = prepare_raw_folder(cfg.paths.raw_dir, cfg)
         except RawInputError as err:
             raise dg.Failure(
                 description=f"raw input refused, nothing was written: {err}",
                 allow_retries=False,
             ) from None
-        frames = raw_frames(batch)
-        load_date = cfg.ingest.effective_load_date()
-        outcomes = raw_checks(frames, load_date)
-        failed = [o for o in outcomes if o.blocks]
-        if failed:
-            yield from (check_result(o) for o in outcomes)
-            raise dg.Failure(description=str(BlockingCheckError(failed)))
+        # Stage, audit, then publish in one transaction: a refused input or a failed
+        # blocking check rolls back, and the previous raw tables stay as they were.
         with store.store().transaction() as con:
-            schemas = write_raw(con, frames, batch.report)
+            try:
+                with staged_raw_folder(
+                    con, cfg.paths.raw_dir, cfg, prepared=prepared
+                ) as load:
+                    outcomes = raw_checks(con, load.views, load_date)
+                    if any(o.blocks for o in outcomes):
+                        yield from (check_result(o) for o in outcomes)
+                        raise dg.Failure(description=str(BlockingCheckError(outcomes)))
+                    schemas = publish_raw(con, load.views, load.report)
+            except RawInputError as err:
+                raise dg.Failure(
+                    description=f"raw input refused, nothing was written: {err}",
+                    allow_retries=False,
+                ) from None
             checksums = raw_checksums(con)
-        by_reason: dict[str, int] = {}
-        if frames[QUARANTINE_TABLE].height:
-            counts = frames[QUARANTINE_TABLE].group_by("reason").len().sort("reason")
-            by_reason = dict(zip(counts["reason"], counts["len"], strict=True))
+        by_reason: dict[str, int] = dict(load.report["quarantined"])
         context.log.info(
-            f"raw ingested lines={frames['raw.sales_lines'].height} "
-            f"customers={frames['raw.customers'].height} "
-            f"quarantined={frames[QUARANTINE_TABLE].height} by_reason={by_reason}"
+            f"raw ingested lines={load.rows['raw.sales_lines']} "
+            f"customers={load.rows['raw.customers']} "
+            f"quarantined={load.rows[QUARANTINE_TABLE]} by_reason={by_reason}"
         )
-        files = {f["file"]: f.get("sha256", "") for f in batch.files}
+        files = {f["file"]: f.get("sha256", "") for f in load.files}
         for table in tables:
             extra: dict[str, Any] = {"checksum": checksums[table]}
             if table == "raw.sales_lines":
                 extra |= {
                     "source_files": files,
                     "load_date": str(load_date),
-                    "load_report": dg.MetadataValue.json(batch.report),
+                    "load_report": dg.MetadataValue.json(load.report),
                 }
             if table == QUARANTINE_TABLE:
                 extra |= {"quarantined_by_reason": by_reason}
             yield dg.MaterializeResult(
                 asset_key=asset_key(table),
-                metadata=table_metadata(
-                    table, schemas[table], frames[table].height, extra
-                ),
+                metadata=table_metadata(table, schemas[table], load.rows[table], extra),
             )
         yield from (check_result(o) for o in outcomes)
 

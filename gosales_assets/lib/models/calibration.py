@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
 
 _CLIP = 1e-12
 
@@ -79,6 +78,53 @@ class Calibrator:
 IDENTITY = Calibrator("none")
 
 
+PLATT_C = 1e6  # inverse L2 penalty on the slope: unpenalized in practice
+
+
+def platt_fit(
+    x: np.ndarray, y: np.ndarray, C: float = PLATT_C, max_iter: int = 100
+) -> tuple[float, float]:
+    """``(a, b)`` minimizing ``sum log(1 + exp(a x + b)) - y (a x + b) + a^2 / (2C)``:
+    scikit-learn's ``LogisticRegression(C)`` objective on one feature, solved by
+    Newton's method with step halving (a handful of vectorized passes instead of an
+    iterative solver's hundreds; tested equal to scikit-learn)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    theta = np.zeros(2)
+
+    def loss(t: np.ndarray) -> float:
+        m = t[0] * x + t[1]
+        return float(np.sum(np.logaddexp(0.0, m) - y * m) + t[0] ** 2 / (2 * C))
+
+    current = loss(theta)
+    for _ in range(max_iter):
+        p = sigmoid(theta[0] * x + theta[1])
+        r, h = p - y, p * (1.0 - p)
+        grad = np.array([r @ x + theta[0] / C, r.sum()])
+        hx = h @ x
+        hess = np.array([[h @ (x * x) + 1.0 / C, hx], [hx, h.sum()]])
+        try:
+            step = np.linalg.solve(hess, grad)
+        except np.linalg.LinAlgError:
+            step = grad / max(float(np.trace(hess)), 1e-12)
+        t = 1.0
+        while t > 1e-10:
+            candidate = theta - t * step
+            value = loss(candidate)
+            if value <= current:
+                break
+            t /= 2
+        else:
+            break  # no descent possible: at the optimum within float precision
+        done = float(np.max(np.abs(candidate - theta))) <= 1e-12 * (
+            1.0 + float(np.max(np.abs(theta)))
+        )
+        theta, current = candidate, value
+        if done:
+            break
+    return float(theta[0]), float(theta[1])
+
+
 def fit_calibrator(method: str, s: np.ndarray, y: np.ndarray) -> Calibrator:
     """Fit one calibrator on scores ``s`` and labels ``y`` (both classes required)."""
     s = np.asarray(s, dtype=np.float64)
@@ -86,9 +132,7 @@ def fit_calibrator(method: str, s: np.ndarray, y: np.ndarray) -> Calibrator:
     if y.size == 0 or y.min() == y.max():
         raise ValueError("calibration needs both classes")
     if method == "platt":
-        lr = LogisticRegression(C=1e6, solver="lbfgs", max_iter=1000, tol=1e-10)
-        lr.fit(logit(s).reshape(-1, 1), y)
-        return Calibrator("platt", (float(lr.coef_[0, 0]), float(lr.intercept_[0])))
+        return Calibrator("platt", platt_fit(logit(s), y))
     if method == "isotonic":
         iso = IsotonicRegression(
             y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip"

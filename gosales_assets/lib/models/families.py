@@ -1,9 +1,15 @@
 """Model families: grids, deterministic fits and the fitted scorers.
 
-A *scorer* is the fitted, family-specific part of a model: it maps a float64 feature
-matrix to a raw score in (0, 1) and to per-feature contributions on the log-odds
-scale. Scorers hold plain arrays or XGBoost's UBJSON bytes, never a pickled estimator,
-so serialized models are canonical (byte-stable) and hashable.
+A *scorer* is the fitted, family-specific part of a model: it maps a feature matrix
+to a raw score in (0, 1) and to per-feature contributions on the log-odds scale.
+Scorers hold plain arrays or XGBoost's UBJSON bytes, never a pickled estimator, so
+serialized models are canonical (byte-stable) and hashable.
+
+Training matrices are float32 (what XGBoost computes in anyway; half the memory).
+A :class:`Dataset` converts its matrix once: one XGBoost ``QuantileDMatrix``, shared
+by every grid point fit on it and binned with cut points sketched once per fit set
+(:func:`reference_bins`, label-free), and one standardized float64 copy for the
+logistic family.
 """
 
 from __future__ import annotations
@@ -56,24 +62,79 @@ def balanced_weights(y: np.ndarray) -> np.ndarray:
     return compute_sample_weight("balanced", y).astype(np.float64)
 
 
+def reference_bins(X: np.ndarray, settings: ModelingSettings) -> xgb.QuantileDMatrix:
+    """Cut points (``xgb_max_bin`` per feature) of ``X``, sketched without labels or
+    weights, so the binning depends on feature values only. Datasets binned with the
+    same reference skip their own sketch (the costly part of building a matrix)."""
+    return xgb.QuantileDMatrix(
+        np.ascontiguousarray(X, dtype=np.float32),
+        nthread=settings.xgb_n_jobs,
+        max_bin=settings.xgb_max_bin,
+    )
+
+
 @dataclass
 class Dataset:
-    """A feature matrix with labels and balanced weights (+ a cached DMatrix)."""
+    """A feature matrix with labels and balanced weights, and the conversions the
+    families need, each made once: XGBoost's binned matrix (with the shared ``bins``
+    when given, else its own label-free sketch) and the standardized matrix of the
+    logistic family."""
 
     X: np.ndarray
     y: np.ndarray
+    bins: xgb.QuantileDMatrix | None = None
     w: np.ndarray = field(init=False)
-    _dmatrix: xgb.DMatrix | None = field(default=None, init=False, repr=False)
+    _dmatrix: tuple[object, xgb.QuantileDMatrix] | None = field(
+        default=None, init=False, repr=False
+    )
+    _standard: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(
+        default=None, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
+        self.X = np.ascontiguousarray(self.X, dtype=np.float32)
+        self.y = np.asarray(self.y, dtype=np.float64)
         self.w = balanced_weights(self.y)
 
-    def dmatrix(self, nthread: int) -> xgb.DMatrix:
-        if self._dmatrix is None:
-            self._dmatrix = xgb.DMatrix(
-                self.X, label=self.y, weight=self.w, nthread=nthread
+    def binning(self, settings: ModelingSettings) -> xgb.QuantileDMatrix:
+        """The cut points this dataset is binned with."""
+        if self.bins is None:
+            self.bins = reference_bins(self.X, settings)
+        return self.bins
+
+    def dmatrix(
+        self, settings: ModelingSettings, bins: xgb.QuantileDMatrix | None = None
+    ) -> xgb.QuantileDMatrix:
+        """The binned matrix; an evaluation set passes the training matrix it
+        evaluates as ``bins``."""
+        ref = bins if bins is not None else self.binning(settings)
+        if self._dmatrix is None or self._dmatrix[0] is not ref:
+            self._dmatrix = (
+                ref,
+                xgb.QuantileDMatrix(
+                    self.X,
+                    label=self.y,
+                    weight=self.w,
+                    nthread=settings.xgb_n_jobs,
+                    max_bin=settings.xgb_max_bin,
+                    ref=ref,
+                ),
             )
-        return self._dmatrix
+        return self._dmatrix[1]
+
+    def standardized(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(mean, scale, z)``: unweighted StandardScaler statistics (float64) and
+        the standardized matrix, shared by every logistic grid point."""
+        if self._standard is None:
+            z = self.X.astype(np.float64)
+            scaler = StandardScaler(copy=False).fit(z)
+            z = scaler.transform(z)
+            self._standard = (
+                np.asarray(scaler.mean_, dtype=np.float64),
+                np.asarray(scaler.scale_, dtype=np.float64),
+                z,
+            )
+        return self._standard
 
 
 @dataclass(frozen=True, eq=False)
@@ -212,18 +273,21 @@ def fit_xgboost(
     rounds = n_rounds if n_rounds is not None else settings.xgb_n_estimators
     if early:
         assert valid is not None
+        # binned with the training matrix's cut points (XGBoost requires it as the
+        # evaluation set's reference)
+        train_dm = train.dmatrix(settings)
         booster = xgb.train(
             p,
-            train.dmatrix(nthread),
+            train_dm,
             num_boost_round=settings.xgb_n_estimators,
-            evals=[(valid.dmatrix(nthread), "validation")],
+            evals=[(valid.dmatrix(settings, train_dm), "validation")],
             early_stopping_rounds=settings.xgb_early_stopping_rounds,
             verbose_eval=False,
         )
         best = int(booster.best_iteration)
         booster = booster[: best + 1]
     else:
-        booster = xgb.train(p, train.dmatrix(nthread), num_boost_round=rounds)
+        booster = xgb.train(p, train.dmatrix(settings), num_boost_round=rounds)
         best = rounds - 1
     raw = bytes(booster.save_raw(raw_format="ubj"))
     return FitResult(TreeScorer(raw, best + 1, nthread), best_iteration=best)
@@ -293,8 +357,7 @@ def fit_logreg(
     ``l1_ratio == 0``: L2 penalty, ``sklearn.linear_model.LogisticRegression``
     (lbfgs). ``l1_ratio > 0``: elastic net, same objective, ``elastic_net_logreg``.
     """
-    scaler = StandardScaler().fit(train.X)
-    z = scaler.transform(train.X)
+    mean, scale, z = train.standardized()
     l1 = params["l1_ratio"]
     if l1 == 0:
         model = LogisticRegression(
@@ -321,8 +384,8 @@ def fit_logreg(
             settings.logreg_tol,
         )
     scorer = LinearScorer(
-        mean=np.asarray(scaler.mean_, dtype=np.float64),
-        scale=np.asarray(scaler.scale_, dtype=np.float64),
+        mean=mean,
+        scale=scale,
         coef=np.asarray(coef, dtype=np.float64),
         intercept=intercept,
     )

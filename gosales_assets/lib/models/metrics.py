@@ -140,14 +140,14 @@ def lift_at_k(y: Iterable[float], p: Iterable[float], k_pct: float) -> float:
     return float(top_rate / (n_pos / ya.size))
 
 
-def gp_weighted_lift_at_k(
+def gp_capture_at_k(
     y: Iterable[float], p: Iterable[float], weight: Iterable[float], k_pct: float
 ) -> float:
-    """Share of the positives' weight captured in the top K%, divided by ``k_n / n``.
+    """Share of the positives' weight found in the top K%.
 
     ``weight`` is the realized net GP in the label window; it is clipped at 0 and
     only positives count (``w_i = max(gp_i, 0) * y_i``). nan when the positives
-    carry no weight. A value of 1 is what a random ranking achieves on average.
+    carry no weight. A random ranking captures ``k_n / n`` on average.
     """
     ya, pa = _arrays(y, p)
     w = _weights(weight, ya.size)
@@ -157,8 +157,19 @@ def gp_weighted_lift_at_k(
     if ya.size == 0 or total <= 0:
         return math.nan
     k = top_k_count(ya.size, k_pct)
-    share = wp[ranking(pa)[:k]].sum() / total
-    return float(share / (k / ya.size))
+    return float(wp[ranking(pa)[:k]].sum() / total)
+
+
+def gp_weighted_lift_at_k(
+    y: Iterable[float], p: Iterable[float], weight: Iterable[float], k_pct: float
+) -> float:
+    """``gp_capture_at_k / (k_n / n)``: 1 is what a random ranking achieves on
+    average; nan when the positives carry no weight."""
+    ya, pa = _arrays(y, p)
+    if ya.size == 0:
+        return math.nan
+    share = gp_capture_at_k(ya, pa, weight, k_pct)
+    return share / (top_k_count(ya.size, k_pct) / ya.size)
 
 
 def calibration_bins(
@@ -300,12 +311,12 @@ def evaluate(
 ) -> dict[str, float]:
     """The standard metric set of a scored cutoff (names as in ``docs/metrics.md``).
 
-    ``auc, pr_auc, brier, log_loss, calibration_mae``, ``lift@K`` and ``capture@K``
-    for each K, ``gp_weighted_lift@K`` for ``gp_k_percent``, ``prevalence``,
-    ``rows``, ``positives``, ``mean_p`` and ``score_std``, plus any ``extra`` metric
-    names (``lift@K`` etc.). When every score is equal the ranking carries no
-    information: lift, capture and GP-weighted lift are nan, AUC is 0.5 and PR-AUC
-    the prevalence.
+    ``auc, pr_auc, brier, log_loss, calibration_mae``, ``lift@K``, ``capture@K`` and
+    ``gp_capture@K`` for each K, ``gp_weighted_lift@K`` for ``gp_k_percent``,
+    ``prevalence``, ``rows``, ``positives``, ``mean_p`` and ``score_std``, plus any
+    ``extra`` metric names (``lift@K`` etc.). When every score is equal the ranking
+    carries no information: lift, capture, GP capture and GP-weighted lift are nan,
+    AUC is 0.5 and PR-AUC the prevalence.
     """
     from gosales_assets.lib.models.settings import k_label, metric_k
 
@@ -324,7 +335,8 @@ def evaluate(
     }
     constant = pa.size == 0 or float(pa.max() - pa.min()) == 0.0
     ks = list(top_k_percents)
-    wanted = [f"lift@{k_label(k)}" for k in ks] + [f"capture@{k_label(k)}" for k in ks]
+    wanted = [f"{kind}@{k_label(k)}" for kind in ("lift", "capture") for k in ks]
+    wanted += [f"gp_capture@{k_label(k)}" for k in ks]
     wanted.append(f"gp_weighted_lift@{k_label(gp_k_percent)}")
     wanted += [e for e in extra if metric_k(e) is not None and e not in wanted]
     for name in wanted:
@@ -336,10 +348,12 @@ def evaluate(
             out[name] = lift_at_k(ya, pa, k)
         elif kind == "capture":
             out[name] = capture_at_k(ya, pa, k)
+        elif weight is None:
+            out[name] = math.nan
+        elif kind == "gp_capture":
+            out[name] = gp_capture_at_k(ya, pa, weight, k)
         else:
-            out[name] = (
-                math.nan if weight is None else gp_weighted_lift_at_k(ya, pa, weight, k)
-            )
+            out[name] = gp_weighted_lift_at_k(ya, pa, weight, k)
     return out
 
 

@@ -56,22 +56,29 @@ def smoothed_rate(positives: int, rows: int, pseudo_count: float) -> float:
     return float((positives + pseudo_count / 2) / den) if den > 0 else 0.0
 
 
-def feature_matrix(features: pl.DataFrame, names: Sequence[str]) -> np.ndarray:
-    """Float64 matrix of ``names`` (in that order); refuses missing or non-finite
-    values, which break the feature contract (docs/features.md)."""
+def feature_matrix(
+    features: pl.DataFrame,
+    names: Sequence[str],
+    dtype: type[np.floating] = np.float64,
+) -> np.ndarray:
+    """C-ordered ``dtype`` matrix of ``names`` (in that order); refuses missing or
+    non-finite values, which break the feature contract (docs/features.md). The
+    training uses float32 (XGBoost's own precision); scoring float64."""
     missing = [c for c in names if c not in features.columns]
     if missing:
         head = missing[:5]
         raise ValueError(f"feature column(s) missing: {head} ({len(missing)} in all)")
     if not names:
-        return np.zeros((features.height, 0), dtype=np.float64)
-    X = features.select([pl.col(c).cast(pl.Float64) for c in names]).to_numpy()
-    X = np.ascontiguousarray(X, dtype=np.float64)
+        return np.zeros((features.height, 0), dtype=dtype)
+    pl_dtype = pl.Float32 if dtype == np.float32 else pl.Float64
+    X = features.select([pl.col(c).cast(pl_dtype) for c in names]).to_numpy(order="c")
+    X = np.ascontiguousarray(X, dtype=dtype)
     bad = ~np.isfinite(X)
     if bad.any():
         cols = [names[j] for j in np.flatnonzero(bad.any(axis=0))[:5]]
         raise ValueError(
-            f"{int(bad.sum())} null/NaN/infinite feature value(s), e.g. in {cols}"
+            f"{int(bad.sum())} null/NaN/infinite feature value(s) (or beyond the "
+            f"{np.dtype(dtype).name} range), e.g. in {cols}"
         )
     return X
 

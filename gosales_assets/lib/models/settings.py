@@ -26,14 +26,15 @@ _FIXED_METRICS = {
     "log_loss": False,
     "calibration_mae": False,
 }
-_AT_K = re.compile(r"^(lift|capture|gp_weighted_lift)@(\d+(?:\.\d+)?)$")
+_AT_K = re.compile(r"^(lift|capture|gp_capture|gp_weighted_lift)@(\d+(?:\.\d+)?)$")
 
 
 def metric_direction(name: str) -> bool:
     """True when a larger value of the named metric is better.
 
     Known names: ``auc``, ``pr_auc``, ``brier``, ``log_loss``, ``calibration_mae``,
-    ``lift@K``, ``capture@K``, ``gp_weighted_lift@K`` (K a percentage).
+    ``lift@K``, ``capture@K``, ``gp_capture@K``, ``gp_weighted_lift@K`` (K a
+    percentage).
     """
     if name in _FIXED_METRICS:
         return _FIXED_METRICS[name]
@@ -41,7 +42,7 @@ def metric_direction(name: str) -> bool:
         return True
     raise ValueError(
         f"unknown metric {name!r}; use one of {sorted(_FIXED_METRICS)} or "
-        "lift@K / capture@K / gp_weighted_lift@K"
+        "lift@K / capture@K / gp_capture@K / gp_weighted_lift@K"
     )
 
 
@@ -49,6 +50,18 @@ def metric_k(name: str) -> float | None:
     """The K of an ``...@K`` metric name, else None."""
     m = _AT_K.match(name)
     return float(m.group(2)) if m else None
+
+
+# metrics that depend on the probability values, not only on the ranking
+_CALIBRATION_METRICS = frozenset({"brier", "log_loss", "calibration_mae"})
+
+
+def rank_metric(name: str) -> bool:
+    """True when the metric depends only on the order of the scores (AUC, PR-AUC and
+    every ``...@K``): a strictly increasing calibration leaves it unchanged, so the
+    training compares grid points on the uncalibrated score (docs/metrics.md)."""
+    metric_direction(name)  # refuses unknown names
+    return name not in _CALIBRATION_METRICS
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,10 @@ class ModelingSettings:
     calibration_methods: tuple[str, ...] = CALIBRATION_METHODS
     calibration_folds: int = 3
     isotonic_min_positives: int = 200
+    # fitting sample: every positive and a seeded share of the negatives enter each
+    # fit; calibrators are fit on every row (docs/metrics.md, "Fitting sample")
+    negative_sampling_ratio: float = 10.0  # negatives kept per positive; 0 keeps all
+    negative_sampling_min: int = 20000  # never fewer negatives than this per fit
     # selection on the out-of-time validation cutoff
     selection_metric: str = "lift@10"
     selection_tie_break: str = "brier"
@@ -172,10 +189,14 @@ class ModelingSettings:
             "shap_sample",
             "selection_tie_tolerance",
             "degenerate_std",
+            "negative_sampling_min",
         )
         for name in non_negative:
             if getattr(self, name) < 0:
                 errors.append(f"{name}: must be >= 0")
+        ratio = self.negative_sampling_ratio
+        if not (math.isfinite(ratio) and ratio >= 0):
+            errors.append("negative_sampling_ratio: must be >= 0 and finite")
         if self.prior_pseudo_count < 0:
             errors.append("prior_pseudo_count: must be >= 0")
         if self.xgb_tree_method not in ("hist", "approx", "exact"):
