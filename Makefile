@@ -6,7 +6,7 @@ export GOSALES_HOME ?= $(CURDIR)/.gosales_home
 export GOSALES_RAW_DIR ?= $(CURDIR)/data/raw
 export DAGSTER_HOME ?= $(GOSALES_HOME)/dagster
 
-.PHONY: setup demo test test-slow test-postgres test-browser lint dev bench bench-ci clean
+.PHONY: setup demo test test-slow test-concurrency test-postgres test-browser lint dev bench bench-ci clean
 
 setup: $(VENV)/.installed
 
@@ -33,6 +33,10 @@ test: setup
 
 test-slow: setup
 	$(BIN)/pytest -q -m slow
+
+## test-concurrency: two backfills at once through dagster-daemon, and the nightly end to end
+test-concurrency: setup
+	$(BIN)/pytest -q -m slow gosales_assets_tests/test_concurrency.py
 
 ## test-postgres: the PostgreSQL instance and DuckLake catalog tests; a missing server
 ## fails (it starts a throwaway one from /usr/lib/postgresql/*/bin, or GOSALES_TEST_PG_URL)
