@@ -220,6 +220,30 @@ def test_returns_quantity_only_and_same_day_invoices(lines: pl.DataFrame):
     assert by_month["only_credits"].any(), "no return-only month"
 
 
+def test_multi_line_orders_pair_skus_of_one_product_group(
+    lines: pl.DataFrame, cfg_module: GosalesConfig
+):
+    """About a quarter of license orders carry a second SKU of the same product group
+    (another seat type); modules are ordered one at a time, so the single-SKU targets
+    built on them keep their membership."""
+    entries = cfg_module.sku_map.entries
+    group = {e.sku: f"{e.division}/{e.family}/{e.sale_type}" for e in entries}
+    sale_type = {e.sku: e.sale_type for e in entries}
+    per_group = (
+        lines.filter(pl.col("invoice_id").str.starts_with("INV"))
+        .with_columns(
+            pl.col("sku").replace_strict(group).alias("group"),
+            pl.col("sku").replace_strict(sale_type).alias("sale_type"),
+        )
+        .group_by("invoice_id", "group", "sale_type")
+        .agg(pl.col("sku").n_unique().alias("skus"))
+    )
+    paired = per_group.group_by("sale_type").agg((pl.col("skus") > 1).mean())
+    share = dict(zip(paired["sale_type"], paired["skus"], strict=True))
+    assert 0.15 < share["License"] < 0.35
+    assert share["Module"] < 0.02
+
+
 def test_seasonality_december_beats_january(lines: pl.DataFrame):
     per_month = lines.group_by(pl.col("order_date").dt.month().alias("m")).len()
     counts = dict(zip(per_month["m"], per_month["len"], strict=True))

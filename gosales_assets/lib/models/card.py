@@ -179,7 +179,9 @@ def card_markdown(card: dict[str, Any]) -> str:
         f"## Selection ({sel['metric']}, tie-break {sel['tie_break']})",
         "",
     ]
-    cols = ["family", "params", "status", "calibration", sel["metric"], "brier", "auc"]
+    # grid points compete on the raw score; only the selected one is calibrated
+    raw = [f"raw_{sel['metric']}", "raw_auc"]
+    cols = ["family", "params", "status", *raw, "calibration", sel["metric"], "brier"]
     lines += _table(sel["table"], [*cols, "selected"])
     lines += ["", "## Notes", ""] + [f"- {n}" for n in card["notes"]]
     return "\n".join(lines) + "\n"

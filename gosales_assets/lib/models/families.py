@@ -122,6 +122,11 @@ class Dataset:
             )
         return self._dmatrix[1]
 
+    def release(self) -> None:
+        """Drop the cached conversions (the matrix itself stays)."""
+        self._dmatrix = None
+        self._standard = None
+
     def standardized(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(mean, scale, z)``: unweighted StandardScaler statistics (float64) and
         the standardized matrix, shared by every logistic grid point."""

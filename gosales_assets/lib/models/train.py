@@ -88,7 +88,8 @@ class _CrossFit:
 
     Fold ``k``'s model is fit on the fitting sample of the other folds' rows and
     scores every row of fold ``k`` (sampled or not), so the calibrator learns the real
-    positive rate. ``usable`` is False when a fold's fit rows have one class.
+    positive rate. ``usable`` is False when a fold's fit rows have one class. A fold's
+    matrix exists only while its model is fit (peak memory: one fold at a time).
     """
 
     def __init__(
@@ -100,10 +101,9 @@ class _CrossFit:
         bins: xgb.QuantileDMatrix | None,
         s: ModelingSettings,
     ) -> None:
-        self.X, self.y = X, y
+        self.X, self.y, self.bins = X, y, bins
         self.folds = group_folds(customers, s.calibration_folds, s.seed)
-        self.sets: list[tuple[Dataset, np.ndarray]] = []
-        self.usable = True
+        self.sets: list[tuple[np.ndarray, np.ndarray]] = []  # (fit rows, scored mask)
         for f in np.unique(self.folds):
             test = self.folds == f
             rest = np.flatnonzero(~test)
@@ -115,12 +115,10 @@ class _CrossFit:
                     s.negative_sampling_min,
                 )
             ]
-            yt = y[keep]
-            if not test.any() or yt.size == 0 or yt.min() == yt.max():
-                self.usable = False
-                self.sets = []
-                return
-            self.sets.append((Dataset(X[keep], yt, bins), test))
+            self.sets.append((keep, test))
+        self.usable = all(
+            test.any() and 0 < y[keep].sum() < keep.size for keep, test in self.sets
+        )
 
     def oof_scores(
         self,
@@ -130,8 +128,10 @@ class _CrossFit:
         s: ModelingSettings,
     ) -> np.ndarray:
         oof = np.empty(self.y.size, dtype=np.float64)
-        for ds, test in self.sets:
+        for keep, test in self.sets:
+            ds = Dataset(self.X[keep], self.y[keep], self.bins)
             fit = fit_family(family, params, ds, s, n_rounds=n_rounds)
+            del ds
             oof[test] = fit.scorer.raw(self.X[test])
         return oof
 
@@ -371,7 +371,9 @@ def _train(
             pt.row["best_iteration"],
         )
         points.append(pt)
-    del train  # the grid's binned and standardized matrices
+    train.release()  # the grid's binned and standardized matrices
+    valid.release()
+    del train
 
     t0 = time.perf_counter()
     chosen = _select(
