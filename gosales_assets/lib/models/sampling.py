@@ -1,12 +1,12 @@
 """The fitting sample: every positive and a seeded share of the negatives.
 
-Most examples of a propensity target are negatives (typically 75-98%), so most of
-the cost of a fit is spent on rows that carry little information each. Every fit of the training
-(grid search, cross-fit folds, shipped refit) therefore uses every positive of its
-rows and ``min(N, max(ceil(ratio * P), minimum))`` of its ``N`` negatives: the ones
-with the smallest seeded uniform draw. One draw per row of the examples, in canonical
-row order, serves every fit, so each sample depends only on the data, the settings
-and the seed.
+Most examples of a propensity target are negatives (typically 75-98%), so most of the
+cost of a fit is spent on rows that carry little information each. Every fit of the
+training (grid search, cross-fit folds, shipped refit) therefore uses every positive
+of its rows and ``min(N, max(ceil(ratio * P), minimum))`` of its ``N`` negatives: the
+ones with the smallest seeded uniform draw. One draw per row of the examples, in
+canonical row order, serves every fit, so each sample depends only on the data, the
+settings and the seed.
 
 Correction of the prior: the fits use class-balanced weights computed on the sample,
 which give both classes the same total weight with or without sampling, so the fit's
