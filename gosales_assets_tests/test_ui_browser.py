@@ -515,26 +515,51 @@ def test_launchpad_materializes_a_star_partition(
     _wait_for_text(browser, ["Additional assets will be materialized"], shots, "launch")
     _click_button(browser, "Confirm")
     _wait_for_text(
-        browser, ["Launch runs to materialize", "Partition"], shots, "launch"
+        browser,
+        ["Launch runs to materialize", "Partition selection"],
+        shots,
+        "launch",
     )
-    if "Show all partitions" in _page_text(browser):  # the dialog opens on 90 days
-        _click_button(browser, "Show all partitions")
-        _wait_for_text(browser, ["All time"], shots, "launch")
+    # One step per poll, each judged from the page as it is now: the dialog opens on
+    # the last 90 days (older partitions are "not found" until "Show all partitions"),
+    # a failed entry leaves an error dialog, and a re-render can replace the field.
+    click = (
+        "const label = arguments[0];"
+        "const found = Array.from(document.querySelectorAll('button, a')).filter(b =>"
+        "  b.innerText.replace(/\\s+/g, ' ').trim() === label &&"
+        "  b.offsetParent !== null);"
+        "if (!found.length) return false;"
+        "found[found.length - 1].click(); return true;"
+    )
 
-    def typed() -> bool:
-        """Type the partition into the dialog's selection field (again, if a
-        re-render replaced the field)."""
+    def selected() -> bool:
+        text = _page_text(browser)
+        if "Launch 1 run" in text:
+            return True
+        if "Could not find partition" in text:
+            browser.execute_script(click, "OK")
+            return False
+        if "Show all partitions" in text:
+            browser.execute_script(click, "Show all partitions")
+            return False
         try:
             field = browser.find_element(
                 By.XPATH, "//*[@role='dialog']//input[@type='text']"
             )
+            field.clear()
             field.send_keys(Keys.CONTROL, "a")
+            field.send_keys(Keys.BACK_SPACE)
+            if field.get_attribute("value"):
+                return False  # not emptied: never type onto leftover text
             field.send_keys(LAUNCH_CUTOFF, Keys.ENTER)
         except (NoSuchElementException, StaleElementReferenceException):
             return False
+        time.sleep(1.0)  # let the dialog count the selection before judging it
         return "Launch 1 run" in _page_text(browser)
 
-    _wait(typed, PAGE_SECONDS, "the partition selection", lambda: _page_text(browser))
+    _wait(
+        selected, PAGE_SECONDS, "the partition selection", lambda: _page_text(browser)
+    )
     _screenshot(browser, shots / "launchpad.png")
     _click_button(browser, "Launch 1 run")
 
