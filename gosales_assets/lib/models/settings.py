@@ -77,8 +77,8 @@ class ModelingSettings:
     # model families, in the order they are tried (also the final tie-break order)
     families: tuple[str, ...] = FAMILIES
     # xgboost grid and fixed parameters
-    xgb_max_depth: tuple[int, ...] = (3, 5)
-    xgb_learning_rate: tuple[float, ...] = (0.1,)
+    xgb_max_depth: tuple[int, ...] = (3, 4)
+    xgb_learning_rate: tuple[float, ...] = (0.15,)
     xgb_min_child_weight: tuple[float, ...] = (5.0,)
     xgb_subsample: float = 0.8
     xgb_colsample_bytree: float = 0.8
