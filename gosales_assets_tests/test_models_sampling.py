@@ -5,12 +5,19 @@ that they stay deterministic."""
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 import polars as pl
 import pytest
 
-from gosales_assets.lib.models import ModelingSettings, model_version, train_model
+from gosales_assets.lib.models import (
+    ModelingSettings,
+    deserialize,
+    model_version,
+    serialize,
+    train_model,
+)
 from gosales_assets.lib.models.sampling import (
     SampleInfo,
     fit_sample,
@@ -146,12 +153,26 @@ def test_a_probability_metric_calibrates_every_point(data) -> None:  # type: ign
 def test_xgboost_threads_do_not_change_the_model(data) -> None:  # type: ignore[no-untyped-def]
     """``xgb_n_jobs`` is a speed setting only: the hist fit is deterministic
     whatever the thread count, so the model version does not depend on it."""
-    one = dataclasses.replace(SAMPLED, families=("xgboost",), xgb_max_depth=(3,))
+    one = dataclasses.replace(
+        SAMPLED, families=("xgboost",), xgb_max_depth=(3,), xgb_n_jobs=1
+    )
     two = dataclasses.replace(one, xgb_n_jobs=2)
     a, b = train_model(*data, VALIDATION, one), train_model(*data, VALIDATION, two)
     assert a.family == b.family == "xgboost"
     assert a.scorer.raw_model == b.scorer.raw_model  # type: ignore[union-attr]
     assert a.validation_metrics == b.validation_metrics
+    # scoring and TreeSHAP reasons with more threads: the same numbers
+    many = deserialize(serialize(a), nthread=2)
+    features = data[0]
+    assert np.array_equal(many.predict_proba(features), a.predict_proba(features))
+    assert np.array_equal(many.contributions(features), a.contributions(features))
+
+
+def test_thread_setting_zero_means_every_core() -> None:
+    assert dataclasses.replace(SAMPLED, xgb_n_jobs=0).threads == (os.cpu_count() or 1)
+    assert dataclasses.replace(SAMPLED, xgb_n_jobs=3).threads == 3
+    with pytest.raises(ValueError, match="xgb_n_jobs: must be >= 0"):
+        dataclasses.replace(SAMPLED, xgb_n_jobs=-1)
 
 
 @pytest.mark.parametrize("power", [1.0, 3.0])

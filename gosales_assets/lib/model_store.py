@@ -133,8 +133,13 @@ def store_model(
     }
 
 
-def load_model(artifacts: ArtifactStore, target: str, version: str) -> TrainedModel:
-    return deserialize(artifacts.get(MODEL_KIND, target, version, MODEL_FILE))
+def load_model(
+    artifacts: ArtifactStore, target: str, version: str, nthread: int = 1
+) -> TrainedModel:
+    """A stored model; its trees score and explain with ``nthread`` threads."""
+    return deserialize(
+        artifacts.get(MODEL_KIND, target, version, MODEL_FILE), nthread=nthread
+    )
 
 
 REGISTRY_METRICS = (

@@ -90,7 +90,12 @@ def score_partition(
 ) -> tuple[pl.DataFrame, dict[str, Any], TrainedModel]:
     """ICP scores of every account known at C, with the top reasons as text."""
     entry = latest_model(con, cutoff, target)
-    model = load_model(ArtifactStore(cfg.artifacts_dir), target, entry["model_version"])
+    model = load_model(
+        ArtifactStore(cfg.artifacts_dir),
+        target,
+        entry["model_version"],
+        nthread=cfg.modeling_settings.threads,
+    )
     matrix = read_matrix(con, cutoff, target)
     p = model.predict_proba(matrix)
     scores = pl.DataFrame({"customer_id": matrix["customer_id"], "p_icp": p})

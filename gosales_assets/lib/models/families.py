@@ -68,7 +68,7 @@ def reference_bins(X: np.ndarray, settings: ModelingSettings) -> xgb.QuantileDMa
     same reference skip their own sketch (the costly part of building a matrix)."""
     return xgb.QuantileDMatrix(
         np.ascontiguousarray(X, dtype=np.float32),
-        nthread=settings.xgb_n_jobs,
+        nthread=settings.threads,
         max_bin=settings.xgb_max_bin,
     )
 
@@ -115,7 +115,7 @@ class Dataset:
                     self.X,
                     label=self.y,
                     weight=self.w,
-                    nthread=settings.xgb_n_jobs,
+                    nthread=settings.threads,
                     max_bin=settings.xgb_max_bin,
                     ref=ref,
                 ),
@@ -255,7 +255,7 @@ def xgb_params(params: dict[str, Any], settings: ModelingSettings) -> dict[str, 
         "subsample": settings.xgb_subsample,
         "colsample_bytree": settings.xgb_colsample_bytree,
         "max_bin": settings.xgb_max_bin,
-        "nthread": settings.xgb_n_jobs,
+        "nthread": settings.threads,
         "seed": settings.seed,
         "verbosity": 0,
     }
@@ -272,7 +272,7 @@ def fit_xgboost(
     """Fit with balanced weights. With ``valid`` and early stopping enabled, stop on
     the validation (balanced) log loss and keep exactly ``best_iteration + 1`` trees;
     otherwise fit ``n_rounds`` (default ``xgb_n_estimators``) rounds."""
-    nthread = settings.xgb_n_jobs
+    nthread = settings.threads
     p = xgb_params(params, settings)
     early = valid is not None and settings.xgb_early_stopping_rounds > 0
     rounds = n_rounds if n_rounds is not None else settings.xgb_n_estimators

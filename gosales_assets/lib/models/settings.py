@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -84,7 +85,8 @@ class ModelingSettings:
     xgb_colsample_bytree: float = 0.8
     xgb_n_estimators: int = 400  # maximum number of boosting rounds
     xgb_early_stopping_rounds: int = 25  # 0 disables early stopping
-    xgb_n_jobs: int = 1  # threads; speed only: the model is the same for any count
+    # threads (0 = every core); speed only: the model is the same for any count
+    xgb_n_jobs: int = 0
     xgb_tree_method: str = "hist"
     xgb_max_bin: int = 256
     # logistic regression grid (StandardScaler -> LogisticRegression)
@@ -171,7 +173,6 @@ class ModelingSettings:
             "training_cutoff_count",
             "training_cutoff_spacing_months",
             "xgb_n_estimators",
-            "xgb_n_jobs",
             "xgb_max_bin",
             "logreg_max_iter",
             "calibration_bins",
@@ -182,6 +183,7 @@ class ModelingSettings:
         if self.calibration_folds < 2:
             errors.append("calibration_folds: must be >= 2")
         non_negative = (
+            "xgb_n_jobs",
             "xgb_early_stopping_rounds",
             "isotonic_min_positives",
             "min_positives_train",
@@ -224,8 +226,18 @@ class ModelingSettings:
         }
 
     @property
+    def threads(self) -> int:
+        """xgboost threads to use: ``xgb_n_jobs``, or every core when it is 0."""
+        return resolve_threads(self.xgb_n_jobs)
+
+    @property
     def gp_lift_metric(self) -> str:
         return f"gp_weighted_lift@{_fmt_k(self.gp_lift_k_percent)}"
+
+
+def resolve_threads(n: int) -> int:
+    """``n`` threads, or the machine's core count (at least 1) when ``n`` is 0."""
+    return n if n > 0 else max(os.cpu_count() or 1, 1)
 
 
 def _fmt_k(k: float) -> str:
