@@ -48,6 +48,7 @@ from gosales_assets.bench_report import (
     plot,
 )
 from gosales_assets.config import GosalesConfig, load_config
+from gosales_assets.lib.store import ROWS_IN_KEY
 
 log = logging.getLogger("gosales.bench")
 
@@ -146,6 +147,7 @@ class RunMeasure:
     peak_rss_mb: float
     steps: dict[str, float] = field(default_factory=dict)  # step -> seconds
     rows: dict[str, int] = field(default_factory=dict)  # step/asset -> rows written
+    rows_in: dict[str, int] = field(default_factory=dict)  # step -> rows read
     step_cpu_s: dict[str, float] = field(default_factory=dict)
     step_peak_rss_mb: dict[str, float] = field(default_factory=dict)
 
@@ -166,9 +168,12 @@ def _step_times(result: Any, instance: Any) -> dict[str, tuple[float, float]]:
     return out
 
 
-def _rows(result: Any) -> dict[str, int]:
-    """Rows written per ``step/asset`` (from the materializations' row counts)."""
+def _rows(result: Any) -> tuple[dict[str, int], dict[str, int]]:
+    """Rows written per ``step/asset`` (the materializations' row counts) and rows
+    read per step (``gosales/rows_in``: one figure per step, repeated on each asset
+    of a multi-asset step, so the largest is taken, not the sum)."""
     out: dict[str, int] = {}
+    read: dict[str, int] = {}
     for event in result.all_events:
         if event.event_type_value != "ASSET_MATERIALIZATION":
             continue
@@ -178,7 +183,10 @@ def _rows(result: Any) -> dict[str, int]:
             if key in meta:
                 name = f"{event.step_key}/{mat.asset_key.to_user_string()}"
                 out[name] = int(meta[key].value)
-    return out
+        if ROWS_IN_KEY in meta:
+            n = int(meta[ROWS_IN_KEY].value)
+            read[event.step_key] = max(read.get(event.step_key, 0), n)
+    return out, read
 
 
 class Recorder:
@@ -199,6 +207,7 @@ class Recorder:
         self.sampler.sample()
         times = _step_times(result, instance)
         windows = {step: self.sampler.window(a, b) for step, (a, b) in times.items()}
+        rows, rows_in = _rows(result)
         self.runs.append(
             RunMeasure(
                 job=job,
@@ -208,7 +217,8 @@ class Recorder:
                 cpu_s=round(_cpu_seconds() - self._cpu0, 3),
                 peak_rss_mb=round(self.sampler.peak / 2**20, 1),
                 steps={s: round(b - a, 3) for s, (a, b) in times.items()},
-                rows=_rows(result),
+                rows=rows,
+                rows_in=rows_in,
                 step_cpu_s={s: w[0] for s, w in windows.items()},
                 step_peak_rss_mb={s: w[1] for s, w in windows.items()},
             )
@@ -216,18 +226,33 @@ class Recorder:
         self.start()
 
 
-def _git(*args: str) -> str | None:
+def _git(*args: str, cwd: Path | None = None) -> str | None:
     try:
         out = subprocess.run(
             ["git", *args],
             capture_output=True,
             text=True,
             check=False,
-            cwd=Path(__file__).resolve().parent,
+            cwd=cwd or Path(__file__).resolve().parent,
         )
     except OSError:
         return None
     return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _source_commit() -> tuple[str | None, bool | None]:
+    """The commit the measured code came from and whether it had uncommitted changes:
+    ``GOSALES_COMMIT`` when set (a deployed copy without .git), else the git checkout
+    holding this package, else the one of the working directory."""
+    pinned = os.environ.get("GOSALES_COMMIT")
+    if pinned:
+        return pinned.strip(), None
+    for cwd in (Path(__file__).resolve().parent, Path.cwd()):
+        commit = _git("rev-parse", "HEAD", cwd=cwd)
+        if commit:
+            status = _git("status", "--porcelain", "--untracked-files=no", cwd=cwd)
+            return commit, bool(status) if status is not None else None
+    return None, None
 
 
 def machine() -> dict[str, Any]:
@@ -237,8 +262,7 @@ def machine() -> dict[str, Any]:
             versions[pkg] = importlib_metadata.version(pkg)
         except importlib_metadata.PackageNotFoundError:
             versions[pkg] = None
-    commit = _git("rev-parse", "HEAD") or None
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    commit, dirty = _source_commit()
     mem_kb = 0
     try:
         with open("/proc/meminfo", encoding="ascii") as fh:
@@ -252,19 +276,26 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "versions": versions,
         "commit": commit,
-        "uncommitted_changes": bool(status) if status is not None else None,
+        "uncommitted_changes": dirty,
     }
 
 
 def summarize(runs: list[RunMeasure]) -> dict[str, Any]:
     """Totals of a run group, and per asset step: runs, seconds, CPU seconds, peak
-    memory, rows out, rows/s."""
+    memory, rows in, rows out, rows out per second."""
     per_asset: dict[str, dict[str, Any]] = {}
 
     def entry_of(step: str) -> dict[str, Any]:
         return per_asset.setdefault(
             step,
-            {"wall_s": 0.0, "cpu_s": 0.0, "peak_rss_mb": 0.0, "runs": 0, "rows": 0},
+            {
+                "wall_s": 0.0,
+                "cpu_s": 0.0,
+                "peak_rss_mb": 0.0,
+                "runs": 0,
+                "rows_in": 0,
+                "rows": 0,
+            },
         )
 
     for run in runs:
@@ -278,6 +309,8 @@ def summarize(runs: list[RunMeasure]) -> dict[str, Any]:
             entry["runs"] += 1
         for name, n in run.rows.items():
             entry_of(name.split("/", 1)[0])["rows"] += n
+        for step, n in run.rows_in.items():
+            entry_of(step)["rows_in"] += n
     for entry in per_asset.values():
         secs = entry["wall_s"]
         entry["rows_per_s"] = round(entry["rows"] / secs, 1) if secs else None

@@ -77,6 +77,7 @@ REQUIRED: tuple[str, ...] = (
     "runs.*.per_asset.*.cpu_s",
     "runs.*.per_asset.*.peak_rss_mb",
     "runs.*.per_asset.*.runs",
+    "runs.*.per_asset.*.rows_in",
     "runs.*.per_asset.*.rows",
     "runs.*.per_asset.*.rows_per_s",
     "run_details",
@@ -368,18 +369,23 @@ def markdown(data: dict[str, Any]) -> str:
         f"{m.get('python')}; commit `{m.get('commit')}`.",
         "",
         "| scale | customers | lines | targets | run | wall s | CPU s "
-        "| peak RSS MiB | ok |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| peak RSS MiB | ok | commit |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in order:
         res = scales[name]
         n_targets = len(res.get("targets_run") or []) or "-"
+        rm = res.get("machine") or {}
+        commit = f"`{str(rm.get('commit'))[:12]}`" if rm.get("commit") else "?"
+        if rm.get("uncommitted_changes"):
+            commit += " + uncommitted changes"
         for run_name, run in _runs(res):
             lines.append(
                 f"| {name} | {res['customers']:,} | {res.get('lines') or 0:,} | "
                 f"{n_targets}{' (partial)' if res.get('partial') else ''} | "
                 f"{run_name} | {run['wall_s']} | {run['cpu_s']} | "
-                f"{run['peak_rss_mb']} | {'yes' if run['success'] else 'NO'} |"
+                f"{run['peak_rss_mb']} | {'yes' if run['success'] else 'NO'} | "
+                f"{commit} |"
             )
     if any(scales[n].get("run_details") for n in order):
         lines += ["", f"![time per asset step and scale]({PLOT_FILE})"]
@@ -439,8 +445,9 @@ def markdown(data: dict[str, Any]) -> str:
                 "",
                 f"## {name} {run_name}: per asset step (all partitions)",
                 "",
-                "| step | runs | wall s | CPU s | peak RSS MiB | rows out | rows/s |",
-                "|---|---|---|---|---|---|---|",
+                "| step | runs | wall s | CPU s | peak RSS MiB | rows in | rows out "
+                "| rows out/s |",
+                "|---|---|---|---|---|---|---|---|",
             ]
             for step, entry in sorted(
                 run["per_asset"].items(), key=lambda kv: -kv[1]["wall_s"]
@@ -448,7 +455,8 @@ def markdown(data: dict[str, Any]) -> str:
                 lines.append(
                     f"| {step} | {entry['runs']} | {entry['wall_s']} | "
                     f"{entry.get('cpu_s', '-')} | {entry.get('peak_rss_mb', '-')} | "
-                    f"{entry['rows']:,} | {entry['rows_per_s']} |"
+                    f"{entry.get('rows_in', 0):,} | {entry['rows']:,} | "
+                    f"{entry['rows_per_s']} |"
                 )
     for name in order:
         quality = scales[name].get("model_quality") or []

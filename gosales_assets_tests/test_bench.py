@@ -29,6 +29,9 @@ def _run(job: str, steps: dict[str, float], rows: dict[str, int]) -> RunMeasure:
         peak_rss_mb=100.0,
         steps=steps,
         rows=rows,
+        rows_in={
+            s: 3 * n for s, n in {k.split("/")[0]: v for k, v in rows.items()}.items()
+        },
         step_cpu_s={s: v / 2 for s, v in steps.items()},
         step_peak_rss_mb={s: 100.0 + v for s, v in steps.items()},
     )
@@ -50,6 +53,7 @@ def test_summarize_sums_steps_and_rows():
         "cpu_s": 1.0,
         "peak_rss_mb": 101.5,
         "runs": 2,
+        "rows_in": 120,
         "rows": 40,
         "rows_per_s": 20.0,
     }
@@ -179,3 +183,26 @@ def test_synthesized_csv_has_exactly_n_distinct_lines(tmp_path: Path):
     assert out.select("invoice_id", "line_no").n_unique() == 8
     assert out.get_column("invoice_id").to_list()[:4] == ["A", "A", "B", "A-R1"]
     assert (tmp_path / "out" / "customers.csv").read_text() == "customer_id\nC1\nC2\n"
+
+
+def test_rows_in_is_read_per_step_from_materialization_metadata() -> None:
+    """A multi-asset step repeats its rows-in figure on each asset: counted once."""
+    import dagster as dg
+
+    from gosales_assets.bench import _rows
+    from gosales_assets.defs.common import table_metadata
+
+    @dg.multi_asset(specs=[dg.AssetSpec("a"), dg.AssetSpec("b")], name="two_tables")
+    def two_tables() -> Any:
+        for key, rows in (("a", 4), ("b", 6)):
+            yield dg.MaterializeResult(
+                asset_key=key,
+                metadata=table_metadata(
+                    f"x.{key}", [("id", "BIGINT")], rows, rows_in=9
+                ),
+            )
+
+    result = dg.materialize([two_tables])
+    out, read = _rows(result)
+    assert out == {"two_tables/a": 4, "two_tables/b": 6}
+    assert read == {"two_tables": 9}

@@ -9,6 +9,7 @@ import dagster as dg
 
 from gosales_assets.lib import contract
 from gosales_assets.lib.checks import CheckOutcome
+from gosales_assets.lib.store import ROWS_IN_KEY
 
 POOL = "duckdb_write"
 OWNERS = ["team:gosales-data-engineering"]
@@ -67,9 +68,12 @@ def table_metadata(
     extra: dict[str, Any] | None = None,
     partitioned: bool = False,
     notes: Mapping[str, str] | None = None,
+    rows_in: int | None = None,
 ) -> dict[str, Any]:
     """Table name, column schema (with descriptions: ``notes`` over the known ones)
-    and row count, as the UI reads them, plus ``extra``."""
+    and row count, as the UI reads them, plus ``extra``. ``rows_in``: the rows the
+    step read from its inputs (``ROWS_IN_KEY``; one figure for every asset of a
+    multi-asset step), shown in the UI and summed per step by the benchmark."""
     meta: dict[str, Any] = {
         "dagster/table_name": table,
         "dagster/column_schema": table_schema(
@@ -77,6 +81,8 @@ def table_metadata(
         ),
         "dagster/partition_row_count" if partitioned else "dagster/row_count": rows,
     }
+    if rows_in is not None:
+        meta[ROWS_IN_KEY] = int(rows_in)
     meta.update(extra or {})
     return meta
 

@@ -339,6 +339,26 @@ def replace_table_frame(
     return frame.height
 
 
+# materialization metadata key: the rows a step read from its inputs
+ROWS_IN_KEY = "gosales/rows_in"
+
+
+def count_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    partition: Mapping[str, Any] | None = None,
+) -> int:
+    """Rows of ``table`` (in ``partition`` when given); 0 when the table is absent."""
+    schema, _, name = table.rpartition(".")
+    if not _table_exists(con, schema or "main", name):
+        return 0
+    where, params = _where(partition or {})
+    row = con.execute(
+        f"SELECT count(*) FROM {table_ref(table)} WHERE {where}", params
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def partition_checksum(
     con: duckdb.DuckDBPyConnection, table: str, partition: Mapping[str, Any]
 ) -> str:

@@ -164,6 +164,7 @@ def build_labels_asset(cfg: GosalesConfig, parts: Partitions) -> dg.AssetsDefini
                     "checksum": checksum,
                 },
                 partitioned=True,
+                rows_in=population.height + history.height + window.height,
             ),
         )
         yield from selected_checks(context, outcomes)

@@ -32,7 +32,7 @@ from gosales_assets.lib.model_store import (
     write_registry,
 )
 from gosales_assets.lib.models import matplotlib_available, train_model
-from gosales_assets.lib.store import column_schema
+from gosales_assets.lib.store import column_schema, count_rows
 from gosales_assets.lib.timeutil import window_end
 from gosales_assets.partitions import Partitions, keys_by_dimension, training_plan
 from gosales_assets.resources.store import DuckDBStoreResource
@@ -151,6 +151,11 @@ def build_model_assets(
                 examples = load_examples(con, target, plan, names)
             except MissingTrainingData as err:
                 raise dg.Failure(description=str(err), allow_retries=False) from None
+            rows_in = sum(
+                count_rows(con, table, {"cutoff": c, "division": target})
+                for table in ("labels.labels", "features.feature_matrix")
+                for c in plan
+            )
         model = train_model(examples, names, plan[-1], cfg.modeling_settings)
         outcomes = _model_checks(model, cutoff, cfg.window_months(target), names)
         yield from gate(context, outcomes)
@@ -215,6 +220,7 @@ def build_model_assets(
                     },
                 },
                 partitioned=True,
+                rows_in=rows_in,
             ),
         )
         yield from selected_checks(context, outcomes)

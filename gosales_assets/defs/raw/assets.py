@@ -107,6 +107,7 @@ def build_raw_ingest(cfg: GosalesConfig) -> dg.AssetsDefinition:
             f"quarantined={load.rows[QUARANTINE_TABLE]} by_reason={by_reason}"
         )
         files = {f["file"]: f.get("sha256", "") for f in load.files}
+        rows_in = sum(int(f["rows_read"]) for f in load.report["files"].values())
         for table in tables:
             extra: dict[str, Any] = {"checksum": checksums[table]}
             if table == "raw.sales_lines":
@@ -119,7 +120,9 @@ def build_raw_ingest(cfg: GosalesConfig) -> dg.AssetsDefinition:
                 extra |= {"quarantined_by_reason": by_reason}
             yield dg.MaterializeResult(
                 asset_key=asset_key(table),
-                metadata=table_metadata(table, schemas[table], load.rows[table], extra),
+                metadata=table_metadata(
+                    table, schemas[table], load.rows[table], extra, rows_in=rows_in
+                ),
             )
         yield from (check_result(o) for o in outcomes)
 

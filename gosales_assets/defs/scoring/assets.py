@@ -156,6 +156,7 @@ def build_scoring_assets(
                     "grades": dict(zip(grades["grade"], grades["len"], strict=True)),
                 },
                 partitioned=True,
+                rows_in=icp.height,
             ),
         )
         yield from selected_checks(context, outcomes)
@@ -221,7 +222,9 @@ def build_scoring_assets(
                 joined.filter(recent.fill_null(False) | pl.col("_active")).height
             )
         n = ranked.height
-        dense = sorted(ranked["rank"].to_list()) == list(range(1, n + 1))
+        dense = bool(
+            np.array_equal(ranked["rank"].sort().to_numpy(), np.arange(1, n + 1))
+        )
         outcomes = outcomes_from(
             WHITESPACE,
             WS_CHECKS,
@@ -264,6 +267,9 @@ def build_scoring_assets(
                     "summary": dg.MetadataValue.json(meta),
                 },
                 partitioned=True,
+                rows_in=icp.height
+                + cands.height
+                + (past.height if past is not None else 0),
             ),
         )
         yield from selected_checks(context, outcomes)
@@ -317,6 +323,7 @@ def build_scoring_assets(
                     else str(files),
                 },
                 partitioned=True,
+                rows_in=sum(frame.height for frame in ranked.values()),
             ),
         )
 

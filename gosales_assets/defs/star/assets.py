@@ -24,6 +24,7 @@ from gosales_assets.lib.star import (
     STAR_TABLES,
     build_star,
 )
+from gosales_assets.lib.store import count_rows
 from gosales_assets.partitions import Partitions, cutoff_of
 from gosales_assets.resources.store import DuckDBStoreResource
 
@@ -64,9 +65,11 @@ def build_star_assets(cfg: GosalesConfig, parts: Partitions) -> dg.AssetsDefinit
         cutoff = cutoff_of(context)
         context.log.info(f"building star schema cutoff={cutoff}")
         build = None
+        rows_in = 0
         try:
             with store.store().transaction() as con:
                 build = build_star(con, cfg, cutoff)
+                rows_in = sum(count_rows(con, t) for t in RAW_TABLES)
                 if any(o.blocks for o in build.checks):
                     raise _Rollback
         except _Rollback:
@@ -93,6 +96,7 @@ def build_star_assets(cfg: GosalesConfig, parts: Partitions) -> dg.AssetsDefinit
                     build.rows[table],
                     extra,
                     partitioned=True,
+                    rows_in=rows_in,
                 ),
             )
         yield from (check_result(o) for o in build.checks)
