@@ -25,7 +25,8 @@ log = logging.getLogger("gosales.runner")
 INGEST_JOB = "ingest_job"
 STAR_JOB = "star_job"
 # jobs partitioned by (cutoff, division), run in this order for every requested target
-DIVISION_JOBS = ("labels_job", "feature_matrix_job")
+LABELS_JOB = "labels_job"
+DIVISION_JOBS = (LABELS_JOB, "feature_matrix_job")
 CUTOFF_JOBS = (STAR_JOB, "features_base_job")
 MODEL_JOB = "model_job"
 # jobs run per (cutoff, division) after the model, at the run's cutoff only
@@ -167,11 +168,16 @@ def materialize(
 
     if not skip_ingest and not run(INGEST_JOB, None):
         return summary
-    if cutoff is None:
-        from gosales_assets.lib.store import Store
+    from gosales_assets.lib.labels import window_state
+    from gosales_assets.lib.store import Store
 
-        store = Store.from_config(cfg)
-        last = store.query("SELECT max(order_date) AS d FROM raw.sales_lines")["d"][0]
+    store = Store.from_config(cfg)
+    last = (
+        store.query("SELECT max(order_date) AS d FROM raw.sales_lines")["d"][0]
+        if store.table_exists("raw.sales_lines")
+        else None
+    )
+    if cutoff is None:
         if last is None:
             raise ValueError("no sales lines were ingested; cannot choose a cutoff")
         cutoff = newest_cutoff(last, cfg.partitions.cutoff_start)
@@ -187,6 +193,11 @@ def materialize(
     for target in targets:
         for c in [*plans[target], cutoff]:
             for job in DIVISION_JOBS:
+                censored = window_state(c, cfg.window_months(target), last)
+                if job == LABELS_JOB and censored is not None:
+                    # the asset would only log the skip: spare the run
+                    log.info("labels not run partition=%s|%s: %s", c, target, censored)
+                    continue
                 run(job, f"{c.isoformat()}|{target}")
         if train:
             run(MODEL_JOB, f"{cutoff.isoformat()}|{target}")
