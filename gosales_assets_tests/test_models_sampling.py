@@ -189,3 +189,36 @@ def test_platt_newton_matches_sklearn(power: float) -> None:
     ref.fit(logit(s).reshape(-1, 1), y)
     assert a == pytest.approx(ref.coef_[0, 0], rel=1e-6)
     assert b == pytest.approx(ref.intercept_[0], rel=1e-6, abs=1e-8)
+
+
+def test_saabas_reasons_are_additive_and_cheaper_alternative(data) -> None:  # type: ignore[no-untyped-def]
+    """Both explanation methods split the raw log-odds over the features (they sum
+    to the same margin up to the bias); they are different attributions."""
+    settings = dataclasses.replace(
+        SAMPLED, families=("xgboost",), xgb_max_depth=(3,), xgb_n_jobs=1
+    )
+    model = train_model(*data, VALIDATION, settings)
+    features = data[0]
+    exact = model.contributions(features)
+    path = model.contributions(features, method="saabas")
+    assert exact.shape == path.shape
+    # same row totals: both decompose margin - bias exactly
+    np.testing.assert_allclose(exact.sum(axis=1), path.sum(axis=1), atol=1e-4)
+    assert not np.allclose(exact, path)
+    top = model.explain(features, top_n=2, method="saabas")
+    assert top.columns[-4:] == [
+        "feature_1",
+        "contribution_1",
+        "feature_2",
+        "contribution_2",
+    ]
+    with pytest.raises(ValueError, match="unknown explanation method"):
+        model.contributions(features, method="lime")
+
+
+def test_reasons_method_is_validated() -> None:
+    from gosales_assets.lib.whitespace.settings import WhitespaceSettings
+
+    assert WhitespaceSettings.from_dict({"reasons_method": "saabas"}).reasons_method
+    with pytest.raises(ValueError, match="reasons_method: must be one of"):
+        WhitespaceSettings.from_dict({"reasons_method": "shapley"})

@@ -100,7 +100,9 @@ def score_partition(
     p = model.predict_proba(matrix)
     scores = pl.DataFrame({"customer_id": matrix["customer_id"], "p_icp": p})
     settings = cfg.whitespace_settings
-    contributions = model.explain(matrix, top_n=EXPLAIN_TOP_N)
+    contributions = model.explain(
+        matrix, top_n=EXPLAIN_TOP_N, method=settings.reasons_method
+    )
     values = matrix.join(
         _customers(con, cutoff).select("customer_id", "industry", "region"),
         on="customer_id",

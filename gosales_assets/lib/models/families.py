@@ -158,8 +158,9 @@ class LinearScorer:
     def raw(self, X: np.ndarray) -> np.ndarray:
         return sigmoid(self._z(X) @ self.coef + self.intercept)
 
-    def contributions(self, X: np.ndarray) -> np.ndarray:
-        """Exact linear SHAP values (log-odds) against the training mean."""
+    def contributions(self, X: np.ndarray, method: str = "treeshap") -> np.ndarray:
+        """Exact linear SHAP values (log-odds) against the training mean (the same
+        for every ``method``)."""
         return self._z(X) * self.coef
 
     def to_state(self) -> dict[str, Any]:
@@ -179,6 +180,9 @@ class LinearScorer:
             coef=np.frombuffer(st["coef"], dtype="<f8").astype(np.float64),
             intercept=float(st["intercept"]),
         )
+
+
+EXPLAIN_METHODS = ("treeshap", "saabas")
 
 
 @dataclass(frozen=True)
@@ -205,11 +209,20 @@ class TreeScorer:
         out = self.booster().inplace_predict(X, iteration_range=(0, self.n_trees))
         return np.asarray(out, dtype=np.float64)
 
-    def contributions(self, X: np.ndarray) -> np.ndarray:
-        """TreeSHAP values (log-odds), bias column dropped."""
+    def contributions(self, X: np.ndarray, method: str = "treeshap") -> np.ndarray:
+        """Per-feature contributions to the log-odds, bias column dropped:
+        ``treeshap`` exact path-dependent TreeSHAP values; ``saabas`` each split's
+        change of the expected value along the row's own path (xgboost's
+        ``approx_contribs``; additive like SHAP, O(depth) instead of O(leaves x
+        depth^2) per tree)."""
+        if method not in EXPLAIN_METHODS:
+            raise ValueError(f"unknown explanation method {method!r}")
         d = xgb.DMatrix(X, nthread=self.nthread)
         out = self.booster().predict(
-            d, pred_contribs=True, iteration_range=(0, self.n_trees)
+            d,
+            pred_contribs=True,
+            approx_contribs=method == "saabas",
+            iteration_range=(0, self.n_trees),
         )
         return np.asarray(out, dtype=np.float64)[:, :-1]
 

@@ -40,7 +40,7 @@ class PriorRateModel:
     def raw(self, X: np.ndarray) -> np.ndarray:
         return np.full(X.shape[0], self.rate, dtype=np.float64)
 
-    def contributions(self, X: np.ndarray) -> np.ndarray:
+    def contributions(self, X: np.ndarray, method: str = "treeshap") -> np.ndarray:
         return np.zeros(X.shape, dtype=np.float64)
 
     def to_state(self) -> dict[str, Any]:
@@ -134,24 +134,29 @@ class TrainedModel:
         X = self.matrix(features)
         return self.calibrator.transform(self.scorer.raw(X))
 
-    def contributions(self, features: pl.DataFrame) -> np.ndarray:
-        """Per-feature contributions to the raw score's log-odds (rows x features)."""
-        return self.scorer.contributions(self.matrix(features))
+    def contributions(
+        self, features: pl.DataFrame, method: str = "treeshap"
+    ) -> np.ndarray:
+        """Per-feature contributions to the raw score's log-odds (rows x features);
+        ``method`` for trees: ``treeshap`` (exact) or ``saabas`` (path attribution)."""
+        return self.scorer.contributions(self.matrix(features), method)
 
     def explain(
         self,
         features: pl.DataFrame,
         top_n: int = 3,
         direction: Literal["positive", "abs"] = "positive",
+        method: str = "treeshap",
     ) -> pl.DataFrame:
         """Top ``top_n`` contributions per row: ``[customer_id,] feature_i,
         contribution_i`` for i = 1..top_n.
 
         ``positive`` ranks by contribution (largest push up first); ``abs`` by
         magnitude. Ties keep feature order. Contributions are TreeSHAP values
-        (xgboost) or exact linear SHAP values against the training mean (logreg), on
-        the log-odds scale of the uncalibrated score (calibration is monotone). A
-        fallback model has no contributions: features and values are null.
+        (xgboost; Saabas path attributions with ``method="saabas"``) or exact linear
+        SHAP values against the training mean (logreg), on the log-odds scale of the
+        uncalibrated score (calibration is monotone). A fallback model has no
+        contributions: features and values are null.
         """
         if top_n < 1:
             raise ValueError("top_n must be >= 1")
@@ -161,17 +166,19 @@ class TrainedModel:
         if "customer_id" in features.columns:
             out["customer_id"] = features["customer_id"]
         usable = not self.is_fallback and f > 0
-        contrib = self.scorer.contributions(X) if usable and n else np.zeros((n, 0))
+        contrib = (
+            self.scorer.contributions(X, method) if usable and n else np.zeros((n, 0))
+        )
         key = np.abs(contrib) if direction == "abs" else contrib
         order = np.argsort(-key, axis=1, kind="stable") if usable and n else None
-        names = np.asarray(self.feature_names, dtype=object)
+        names = pl.Series(self.feature_names, dtype=pl.String)
         for i in range(top_n):
             if order is None or i >= f:
                 out[f"feature_{i + 1}"] = pl.Series([None] * n, dtype=pl.String)
                 out[f"contribution_{i + 1}"] = pl.Series([None] * n, dtype=pl.Float64)
                 continue
             col = order[:, i]
-            out[f"feature_{i + 1}"] = pl.Series(names[col].tolist(), dtype=pl.String)
+            out[f"feature_{i + 1}"] = names.gather(col).alias(f"feature_{i + 1}")
             out[f"contribution_{i + 1}"] = pl.Series(
                 contrib[np.arange(n), col], dtype=pl.Float64
             )

@@ -18,6 +18,7 @@ from typing import Any
 SIGNALS = ("p_icp_pct", "affinity", "als", "ev")
 OWNER_RULES = ("recent", "ever", "none")
 CAPACITY_MODES = ("overall", "per_rep", "per_segment")
+REASONS_METHODS = ("treeshap", "saabas")
 
 
 def _finite(value: float) -> bool:
@@ -89,6 +90,9 @@ class WhitespaceSettings:
     cooldown: CooldownSettings = field(default_factory=CooldownSettings)
     capacity: CapacitySettings = field(default_factory=CapacitySettings)
     reasons_top_n: int = 3
+    # how the ICP model's per-account reasons are attributed (tree models):
+    # exact TreeSHAP, or Saabas path attributions (much cheaper on deep/many trees)
+    reasons_method: str = "treeshap"
 
     def __post_init__(self) -> None:
         errors = _validate(self)
@@ -208,4 +212,6 @@ def _validate(s: WhitespaceSettings) -> list[str]:
         errors.append("capacity.division_share_cap: must be in (0, 1] or null")
     if s.reasons_top_n < 1:
         errors.append("reasons_top_n: must be >= 1")
+    if s.reasons_method not in REASONS_METHODS:
+        errors.append(f"reasons_method: must be one of {REASONS_METHODS}")
     return errors
