@@ -16,10 +16,13 @@ Tables (schema ``features``):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
 import math
+from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,10 +33,15 @@ from gosales_assets.config import GosalesConfig
 from gosales_assets.lib.checks import CheckOutcome
 from gosales_assets.lib.features import AlsResult, FeatureResult, StarSnapshot
 from gosales_assets.lib.features.catalog import all_specs, base_specs
+from gosales_assets.lib.features.prepare import Prepared, prepare
+from gosales_assets.lib.features.snapshot import ENGINE_COLUMNS
+from gosales_assets.lib.features.target import target_features_from
 from gosales_assets.lib.store import (
-    partition_checksum,
+    ensure_table_like,
+    quote_ident,
     replace_partition_frame,
     replace_table_frame,
+    table_ref,
 )
 
 BASE_DIVISION = "*"
@@ -48,14 +56,40 @@ SNAPSHOT_TABLES = {
 }
 
 
-def read_snapshot(con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> StarSnapshot:
-    """The star partition at ``cutoff`` as polars frames (``cutoff`` dropped)."""
-    frames = {
-        name: con.execute(
-            f"SELECT * EXCLUDE (cutoff) FROM {table} WHERE cutoff = ?", [cutoff]
-        ).pl()
+def _columns(con: duckdb.DuckDBPyConnection, tables: list[str]) -> dict[str, list[str]]:
+    """The columns of each ``schema.table``, in table order (one catalog query)."""
+    rows = con.execute(
+        "SELECT table_schema || '.' || table_name, column_name "
+        "FROM information_schema.columns WHERE table_catalog = current_database() "
+        "AND table_schema || '.' || table_name IN (SELECT unnest($tables)) "
+        "ORDER BY table_schema, table_name, ordinal_position",
+        {"tables": tables},
+    ).fetchall()
+    out: dict[str, list[str]] = {t: [] for t in tables}
+    for table, column in rows:
+        out[str(table)].append(str(column))
+    return out
+
+
+def _engine_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """Per snapshot frame, the columns of its star table the feature engine reads."""
+    present = _columns(con, list(SNAPSHOT_TABLES.values()))
+    return {
+        name: [c for c in ENGINE_COLUMNS[name] if c in present[table]]
         for name, table in SNAPSHOT_TABLES.items()
     }
+
+
+def read_snapshot(con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> StarSnapshot:
+    """The star partition at ``cutoff`` as polars frames, with the columns the feature
+    engine reads (``snapshot.ENGINE_COLUMNS``; it conforms the others to nulls)."""
+    frames = {}
+    columns = _engine_columns(con)
+    for name, table in SNAPSHOT_TABLES.items():
+        cols = ", ".join(quote_ident(c) for c in columns[name])
+        frames[name] = con.execute(
+            f"SELECT {cols} FROM {table_ref(table)} WHERE cutoff = ?", [cutoff]
+        ).pl()
     return StarSnapshot(cutoff=cutoff, **frames)
 
 
@@ -109,14 +143,14 @@ def write_base(
     """Replace the per-cutoff base and ALS tables (caller's transaction)."""
     part = {"cutoff": cutoff}
     rows = {
-        "features.customer_base": replace_partition_frame(
+        "features.customer_base": replace_sorted_partition(
             con,
             "features.customer_base",
             _with_keys(base.frame, cutoff, None),
             partition=part,
             order_by=("cutoff", "customer_id"),
         ),
-        "features.als_embeddings": replace_partition_frame(
+        "features.als_embeddings": replace_sorted_partition(
             con,
             "features.als_embeddings",
             _with_keys(als.customer_factors, cutoff, None),
@@ -187,11 +221,52 @@ def read_base(
     return base, als
 
 
+def _insertion_order_kept(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    return bool(row and row[0])
+
+
+def replace_sorted_partition(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pl.DataFrame,
+    *,
+    partition: dict[str, Any],
+    order_by: tuple[str, ...],
+) -> int:
+    """:func:`store.replace_partition_frame` for a wide frame: sorted by ``order_by``
+    here (a no-op for the engine's frames, sorted by ``customer_id``) and inserted in
+    that order by DuckDB (``preserve_insertion_order``) instead of sorted again by
+    the store's SQL. Same rows, same stored order."""
+    keys = list(order_by)
+    if frame.height > 1 and not frame.select(keys).equals(
+        frame.select(keys).sort(keys)
+    ):
+        frame = frame.sort(keys, maintain_order=True)
+    if not _insertion_order_kept(con):
+        return replace_partition_frame(
+            con, table, frame, partition=partition, order_by=order_by
+        )
+    view = f"_sorted_{abs(hash((table, id(frame))))}"
+    con.register(view, frame.to_arrow())
+    try:
+        select = f"SELECT * FROM {quote_ident(view)}"
+        ensure_table_like(con, table, select)
+        where = " AND ".join(f"{quote_ident(c)} = ?" for c in partition)
+        con.execute(
+            f"DELETE FROM {table_ref(table)} WHERE {where}", list(partition.values())
+        )
+        con.execute(f"INSERT INTO {table_ref(table)} BY NAME {select}")
+    finally:
+        con.unregister(view)
+    return frame.height
+
+
 def write_matrix(
     con: duckdb.DuckDBPyConnection, cutoff: dt.date, target: str, result: FeatureResult
 ) -> int:
     part = {"cutoff": cutoff, "division": target}
-    rows = replace_partition_frame(
+    rows = replace_sorted_partition(
         con,
         "features.feature_matrix",
         _with_keys(result.frame, cutoff, target),
@@ -301,55 +376,178 @@ def stats_summary(stats: pl.DataFrame) -> dict[str, Any]:
     }
 
 
+def cache_capacity(cfg: GosalesConfig) -> int:
+    """Cutoffs whose matrix inputs one process keeps: the training cutoffs of a model
+    plus its own (a retraining run builds every target's matrices at all of them)."""
+    return int(cfg.modeling_settings.training_cutoff_count) + 1
+
+
 @dataclass
 class _Inputs:
     key: tuple[Any, ...]
-    snap: StarSnapshot
-    base: FeatureResult
+    base: FeatureResult  # as stored (read back), without a preparation
     als: AlsResult
+    snap: StarSnapshot | None = None  # kept for :func:`matrix_inputs` callers only
+    prep: Prepared | None = None  # compacted, for :func:`build_matrix`
 
 
-# One entry per store file: the inputs of the last cutoff whose feature matrices were
-# built in this process (``gosales run`` builds every target's matrix of a cutoff in
-# one process). Keyed by the content checksums of the star partition and the stored
-# base, so a change to either is never served from memory.
-_INPUTS: dict[str, _Inputs] = {}
+# Per store file, the matrix inputs of the last few cutoffs whose feature matrices were
+# built in this process, newest use last (``gosales run`` builds every target's matrix
+# of a cutoff, and a retraining run those of every training cutoff, in one process).
+# Keyed by content checksums of the star partition and the stored base, so a change to
+# either is never served from memory.
+_INPUTS: dict[str, OrderedDict[dt.date, _Inputs]] = {}
 
 
-def _fingerprint(con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> tuple[Any, ...]:
-    sums = tuple(
-        partition_checksum(con, table, {"cutoff": cutoff})
-        for table in (
-            *SNAPSHOT_TABLES.values(),
+def _sums(
+    con: duckdb.DuckDBPyConnection, tables: dict[str, list[str]], cutoff: dt.date
+) -> tuple[str, ...]:
+    """Row count and sum of row hashes of ``cutoff`` in each table, over the listed
+    columns (one query)."""
+    parts = [
+        f"SELECT {i} AS i, count(*) AS n, "
+        f"coalesce(sum(hash({', '.join(quote_ident(c) for c in cols)})::HUGEINT), 0) "
+        f"AS h FROM {table_ref(table)} WHERE cutoff = $cutoff"
+        for i, (table, cols) in enumerate(tables.items())
+    ]
+    rows = con.execute(
+        " UNION ALL ".join(parts) + " ORDER BY i", {"cutoff": cutoff}
+    ).fetchall()
+    return tuple(f"rows={int(n)};hash={int(h):x}" for _, n, h in rows)
+
+
+def _star_key(con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> tuple[str, ...]:
+    """Fingerprint of what :func:`read_snapshot` reads at ``cutoff``."""
+    columns = _engine_columns(con)
+    return _sums(
+        con,
+        {table: columns[name] for name, table in SNAPSHOT_TABLES.items()},
+        cutoff,
+    )
+
+
+def _base_key(con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> tuple[Any, ...]:
+    """Fingerprint of what :func:`read_base` reads at ``cutoff``."""
+    found = _columns(
+        con,
+        [
             "features.customer_base",
             "features.als_embeddings",
-        )
+            "features.als_sku_factors",
+        ],
     )
-    info = con.execute(
-        "SELECT info FROM features.build_info WHERE cutoff = ? AND division = ?",
-        [cutoff, BASE_DIVISION],
-    ).fetchone()
-    return (cutoff, sums, info[0] if info else None)
+    tables = {t: [c for c in cols if c != "cutoff"] for t, cols in found.items()}
+    try:
+        info = con.execute(
+            "SELECT info, source_max_dates FROM features.build_info "
+            "WHERE cutoff = ? AND division = ?",
+            [cutoff, BASE_DIVISION],
+        ).fetchone()
+    except duckdb.CatalogException:
+        info = None  # no feature has been built yet
+    if info is None or not all(tables.values()):
+        return (None,)
+    return (*_sums(con, tables, cutoff), *info)
+
+
+def _lookup(store_key: str, cutoff: dt.date, key: tuple[Any, ...]) -> _Inputs | None:
+    entries = _INPUTS.get(store_key)
+    entry = entries.get(cutoff) if entries is not None else None
+    if entry is None or entry.key != key:
+        if entries is not None:
+            entries.pop(cutoff, None)  # stale: free it before reading again
+        return None
+    entries.move_to_end(cutoff)
+    return entry
+
+
+def _keep(store_key: str, cutoff: dt.date, entry: _Inputs, capacity: int) -> None:
+    entries = _INPUTS.setdefault(store_key, OrderedDict())
+    entries[cutoff] = entry
+    entries.move_to_end(cutoff)
+    while len(entries) > max(capacity, 1):
+        entries.popitem(last=False)
+
+
+@contextlib.contextmanager
+def _read_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Fingerprints and reads in one transaction: they see the same state. Inside a
+    caller's transaction, that one (left open)."""
+    ids = [con.execute("SELECT txid_current()").fetchone() for _ in range(2)]
+    if ids[0] == ids[1]:  # one transaction id for two statements: the caller's
+        yield
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    finally:
+        con.execute("ROLLBACK")
 
 
 def matrix_inputs(
     con: duckdb.DuckDBPyConnection, store_key: str, cutoff: dt.date
 ) -> tuple[StarSnapshot, FeatureResult, AlsResult]:
-    """Snapshot, base and ALS of ``cutoff`` for building feature matrices, reusing
-    the previous call's (and its preparation) when the stored inputs are unchanged."""
-    base, als = read_base(con, cutoff)  # raises LookupError when missing
-    key = _fingerprint(con, cutoff)
-    cached = _INPUTS.get(store_key)
-    if cached is not None and cached.key == key:
-        return cached.snap, cached.base, cached.als
-    _INPUTS.pop(store_key, None)  # free the previous cutoff before reading a new one
-    snap = read_snapshot(con, cutoff)
-    _INPUTS[store_key] = _Inputs(key, snap, base, als)
-    return snap, base, als
+    """Snapshot, base and ALS of ``cutoff`` as stored, reusing this process's previous
+    read when the stored inputs are unchanged (the caller's connection must not be in
+    a transaction of its own)."""
+    with _read_transaction(con):
+        key = (cutoff, _star_key(con, cutoff), _base_key(con, cutoff))
+        entry = _lookup(store_key, cutoff, key)
+        if entry is None:
+            base, als = read_base(con, cutoff)  # raises LookupError when missing
+            entry = _Inputs(key, base, als)
+        if entry.snap is None:
+            entry.snap = read_snapshot(con, cutoff)
+    _keep(store_key, cutoff, entry, 1)
+    return entry.snap, entry.base, entry.als
 
 
-def remember_preparation(store_key: str, result: FeatureResult) -> None:
-    """Keep the engine's preparation of the cached snapshot for the next target."""
-    cached = _INPUTS.get(store_key)
-    if cached is not None and result.prepared is not None:
-        cached.base = dataclasses.replace(cached.base, prepared=result.prepared)
+def remember_base(
+    con: duckdb.DuckDBPyConnection,
+    store_key: str,
+    cutoff: dt.date,
+    star_key: tuple[str, ...],
+    prep: Prepared,
+    cfg: GosalesConfig,
+) -> None:
+    """After ``features_base`` stored ``cutoff``: keep its (compacted) preparation with
+    the stored base for this process's feature matrices. ``star_key`` is
+    from :func:`read_snapshot_keyed`, which read the snapshot behind ``prep``."""
+    with _read_transaction(con):
+        key = (cutoff, star_key, _base_key(con, cutoff))
+        base, als = read_base(con, cutoff)
+    entry = _Inputs(key, base, als, prep=prep.compact())
+    _keep(store_key, cutoff, entry, cache_capacity(cfg))
+
+
+def read_snapshot_keyed(
+    con: duckdb.DuckDBPyConnection, cutoff: dt.date
+) -> tuple[StarSnapshot, tuple[str, ...]]:
+    """:func:`read_snapshot` and the fingerprint of what it read (one transaction)."""
+    with _read_transaction(con):
+        return read_snapshot(con, cutoff), _star_key(con, cutoff)
+
+
+def build_matrix(
+    con: duckdb.DuckDBPyConnection,
+    store_key: str,
+    cutoff: dt.date,
+    target: str,
+    cfg: GosalesConfig,
+) -> tuple[FeatureResult, AlsResult]:
+    """The feature matrix of ``target`` at ``cutoff`` from the stored star partition,
+    base and ALS (``LookupError`` when the base is missing). The shared preparation
+    of a cutoff is made once per process and kept, compacted, for the next targets
+    while the stored inputs are unchanged (:func:`cache_capacity` cutoffs)."""
+    with _read_transaction(con):
+        key = (cutoff, _star_key(con, cutoff), _base_key(con, cutoff))
+        entry = _lookup(store_key, cutoff, key)
+        if entry is None:
+            base, als = read_base(con, cutoff)  # raises LookupError when missing
+            entry = _Inputs(key, base, als)
+        if entry.prep is None or entry.prep.features != cfg.features:
+            entry.snap = None
+            entry.prep = prepare(read_snapshot(con, cutoff), cfg).compact()
+    _keep(store_key, cutoff, entry, cache_capacity(cfg))
+    result = target_features_from(entry.prep, entry.base, entry.als, target, cfg)
+    return dataclasses.replace(result, prepared=None), entry.als

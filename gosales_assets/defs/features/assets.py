@@ -25,11 +25,11 @@ from gosales_assets.defs.common import (
 from gosales_assets.lib.checks import CheckOutcome
 from gosales_assets.lib.feature_store import (
     FEATURE_CHECKS,
+    build_matrix,
     expected_columns,
     feature_checks,
-    matrix_inputs,
-    read_snapshot,
-    remember_preparation,
+    read_snapshot_keyed,
+    remember_base,
     stats_summary,
     write_base,
     write_catalog,
@@ -38,7 +38,6 @@ from gosales_assets.lib.feature_store import (
 from gosales_assets.lib.features import (
     build_als,
     build_customer_base,
-    build_target_features,
     feature_catalog,
 )
 from gosales_assets.lib.features.catalog import all_specs
@@ -140,7 +139,7 @@ def build_feature_assets(
     def features_base(context, store: DuckDBStoreResource) -> Iterator[Any]:
         cutoff = cutoff_of(context)
         with store.store().connect() as con:
-            snap = read_snapshot(con, cutoff)
+            snap, star_key = read_snapshot_keyed(con, cutoff)
         context.log.info(
             f"building base features cutoff={cutoff} customers={snap.customers.height} "
             f"lines={snap.fact.height}"
@@ -168,6 +167,10 @@ def build_feature_assets(
             sums = {
                 t: partition_checksum(con, t, {"cutoff": cutoff}) for t in (BASE, ALS)
             }
+            # this process's feature matrices of the cutoff start from its preparation
+            remember_base(con, store.database, cutoff, star_key, base.prepared, cfg)
+        del snap
+        base = dataclasses.replace(base, prepared=None)
         context.log.info(
             f"base features cutoff={cutoff} rows={rows[BASE]} als={method}"
         )
@@ -225,11 +228,9 @@ def build_feature_assets(
         target = dims["division"]
         with store.store().connect() as con:
             try:
-                snap, base, als = matrix_inputs(con, store.database, cutoff)
+                result, als = build_matrix(con, store.database, cutoff, target, cfg)
             except LookupError as err:
                 raise dg.Failure(description=str(err), allow_retries=False) from None
-        result = build_target_features(snap, base, als, target, cfg)
-        remember_preparation(store.database, result)
         outcomes = feature_checks(result, cutoff, expected_columns(cfg, False), MATRIX)
         yield from gate(context, outcomes)
         part = {"cutoff": cutoff, "division": target}

@@ -20,7 +20,10 @@ from gosales_assets.lib.features.catalog import feature_catalog
 from gosales_assets.lib.features.result import AlsResult, FeatureResult
 from gosales_assets.lib.features.snapshot import StarSnapshot
 from gosales_assets.lib.features.spec import FeatureSpec
-from gosales_assets.lib.features.target import build_target_features
+from gosales_assets.lib.features.target import (
+    build_target_features,
+    target_features_from,
+)
 
 __all__ = [
     "AlsResult",
@@ -31,4 +34,5 @@ __all__ = [
     "build_customer_base",
     "build_target_features",
     "feature_catalog",
+    "target_features_from",
 ]

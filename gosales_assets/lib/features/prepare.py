@@ -13,6 +13,7 @@ month-end cutoff never loses a partial month (B31). Older lines share bucket ``K
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,9 +65,24 @@ def month_bucket(date_col: pl.Expr, p: Periods) -> pl.Expr:
     ).cast(pl.Int32)
 
 
+# The ``lines`` columns the target-scope families read (``compact`` keeps only these).
+TARGET_LINE_COLUMNS = (
+    "customer_id",
+    "sku",
+    "days_back",
+    "mb",
+    "event_id",
+    "gp_fx",
+    "qty_fx",
+)
+
+
 @dataclass(frozen=True)
 class Prepared:
-    source: StarSnapshot = field(repr=False)
+    """The shared preparation of one snapshot. ``source`` is the snapshot it was made
+    from (``None`` once :meth:`compact` dropped what only the base features read)."""
+
+    source: StarSnapshot | None = field(repr=False)
     features: FeaturesConfig
     g: GuardedSnapshot
     lay: Layout
@@ -82,6 +98,22 @@ class Prepared:
 
     def matches(self, snap: StarSnapshot, cfg: GosalesConfig) -> bool:
         return self.source is snap and self.features == cfg.features
+
+    @property
+    def compacted(self) -> bool:
+        return self.source is None
+
+    def compact(self) -> Prepared:
+        """A copy holding only what the target-scope features read (for keeping in
+        memory across feature matrices): no source snapshot, no guarded fact lines,
+        and ``lines`` reduced to ``TARGET_LINE_COLUMNS``. Target features built from
+        it are identical; the base features and ALS need the full preparation."""
+        return dataclasses.replace(
+            self,
+            source=None,
+            g=dataclasses.replace(self.g, fact=self.g.fact.clear()),
+            lines=self.lines.select(TARGET_LINE_COLUMNS),
+        )
 
 
 def prepare(snap: StarSnapshot, cfg: GosalesConfig) -> Prepared:

@@ -98,6 +98,33 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "open_deals": ("customer_id", "division", "opened_date"),
     "sku": ("sku", "division"),
 }
+# The columns the feature engine reads from each frame; the others are conformed to
+# typed nulls, so a reader may leave them out (``feature_store.read_snapshot`` does).
+ENGINE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "fact": (
+        "invoice_id",
+        "line_no",
+        "order_date",
+        "customer_id",
+        "sku",
+        "division",
+        "quantity",
+        "gross_profit",
+        "revenue",
+    ),
+    "customers": ("customer_id", "industry", "region", "employees", "created_date"),
+    "install_base": (
+        "customer_id",
+        "sku",
+        "division",
+        "purchase_date",
+        "expiration_date",
+        "quantity",
+    ),
+    "contacts": ("customer_id", "contact_date", "division"),
+    "open_deals": ("customer_id", "division", "opened_date", "closed_date"),
+    "sku": ("sku", "division"),
+}
 SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "fact": FACT_SCHEMA,
     "customers": CUSTOMER_SCHEMA,

@@ -7,6 +7,7 @@ SKU set), everywhere. Column names never contain the target's name.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Any
 
@@ -30,10 +31,10 @@ from gosales_assets.lib.labels import target_predicate
 
 
 def _check_inputs(
-    snap: StarSnapshot, base: FeatureResult, als: AlsResult, cfg: GosalesConfig
+    cutoff: dt.date, base: FeatureResult, als: AlsResult, cfg: GosalesConfig
 ) -> None:
     """Refuse a base or ALS result of another cutoff or schema (no stale inputs)."""
-    c = snap.cutoff.isoformat()
+    c = cutoff.isoformat()
     if base.info.get("cutoff") != c:
         raise ValueError(f"base features are for {base.info.get('cutoff')}, not {c}")
     if als.info.get("cutoff") != c:
@@ -94,13 +95,30 @@ def build_target_features(
     """The feature matrix of ``target`` at ``snap.cutoff``: ``customer_id``, then
     exactly the catalog columns in catalog order (base, ALS, ``tgt__*``)."""
     t0 = time.perf_counter()
-    tcfg = cfg.target(target)  # exact name; unknown names raise ConfigError
-    skus = cfg.target_skus(tcfg.name)
-    divisions = sorted({e.division for e in cfg.sku_map.entries if e.sku in skus})
-    _check_inputs(snap, base, als, cfg)
     prep = base.prepared
     if not (isinstance(prep, Prepared) and prep.matches(snap, cfg)):
         prep = prepare(snap, cfg)
+    return target_features_from(prep, base, als, target, cfg, started=t0)
+
+
+def target_features_from(
+    prep: Prepared,
+    base: FeatureResult,
+    als: AlsResult,
+    target: str,
+    cfg: GosalesConfig,
+    *,
+    started: float | None = None,
+) -> FeatureResult:
+    """:func:`build_target_features` from a preparation (full or compacted) made with
+    ``cfg.features``; the result carries ``prep`` for the next target."""
+    t0 = time.perf_counter() if started is None else started
+    if prep.features != cfg.features:
+        raise ValueError("the preparation was made with other feature settings")
+    tcfg = cfg.target(target)  # exact name; unknown names raise ConfigError
+    skus = cfg.target_skus(tcfg.name)
+    divisions = sorted({e.division for e in cfg.sku_map.entries if e.sku in skus})
+    _check_inputs(prep.g.cutoff, base, als, cfg)
     if not base.frame.get_column("customer_id").equals(
         prep.roster.get_column("customer_id")
     ):
