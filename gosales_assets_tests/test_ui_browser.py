@@ -381,6 +381,8 @@ def test_every_materialized_asset_carries_table_metadata(seeded: Seeded) -> None
             problems.append(f"{key.to_user_string()}: no row count")
         if "dagster/table_name" not in meta:
             problems.append(f"{key.to_user_string()}: no dagster/table_name")
+        if "gosales/rows_in" not in meta:
+            problems.append(f"{key.to_user_string()}: no gosales/rows_in")
     assert not problems, "\n".join(problems)
 
 

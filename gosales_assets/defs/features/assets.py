@@ -42,7 +42,7 @@ from gosales_assets.lib.features import (
 )
 from gosales_assets.lib.features.catalog import all_specs
 from gosales_assets.lib.star import STAR_TABLES
-from gosales_assets.lib.store import column_schema, partition_checksum
+from gosales_assets.lib.store import column_schema, count_rows, partition_checksum
 from gosales_assets.partitions import Partitions, cutoff_of, keys_by_dimension
 from gosales_assets.resources.store import DuckDBStoreResource
 
@@ -91,6 +91,7 @@ def build_feature_assets(
                 schema,
                 rows,
                 notes=CATALOG_NOTES,
+                rows_in=0,  # built from the configuration alone
                 extra={
                     "families": dict(
                         zip(families["family"], families["len"], strict=True)
@@ -144,6 +145,17 @@ def build_feature_assets(
             f"building base features cutoff={cutoff} customers={snap.customers.height} "
             f"lines={snap.fact.height}"
         )
+        rows_in = sum(
+            frame.height
+            for frame in (
+                snap.fact,
+                snap.customers,
+                snap.install_base,
+                snap.contacts,
+                snap.open_deals,
+                snap.sku,
+            )
+        )
         base = build_customer_base(snap, cfg)
         als = build_als(snap, cfg, base=base)
         outcomes = feature_checks(base, cutoff, expected_columns(cfg, True), BASE)
@@ -184,6 +196,7 @@ def build_feature_assets(
                 {**common, "checksum": sums[BASE], **stats_summary(base.stats)},
                 partitioned=True,
                 notes=notes,
+                rows_in=rows_in,
             ),
         )
         yield dg.MaterializeResult(
@@ -201,6 +214,7 @@ def build_feature_assets(
                 },
                 partitioned=True,
                 notes=notes,
+                rows_in=rows_in,
             ),
         )
         yield from selected_checks(context, outcomes)
@@ -231,6 +245,11 @@ def build_feature_assets(
                 result, als = build_matrix(con, store.database, cutoff, target, cfg)
             except LookupError as err:
                 raise dg.Failure(description=str(err), allow_retries=False) from None
+            # what the matrix is built from (read now or held from features_base)
+            rows_in = sum(
+                count_rows(con, table, {"cutoff": cutoff})
+                for table in (BASE, ALS, "star.fact_transactions")
+            )
         outcomes = feature_checks(result, cutoff, expected_columns(cfg, False), MATRIX)
         yield from gate(context, outcomes)
         part = {"cutoff": cutoff, "division": target}
@@ -256,6 +275,7 @@ def build_feature_assets(
                 },
                 partitioned=True,
                 notes=notes,
+                rows_in=rows_in,
             ),
         )
         yield from selected_checks(context, outcomes)
