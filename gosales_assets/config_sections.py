@@ -231,6 +231,9 @@ class StoreConfig(Strict):
 
     backend: Literal["duckdb", "ducklake"] = "duckdb"
     ducklake: DuckLakeConfig = DuckLakeConfig()
+    # DuckDB's memory limit per process and database (MB; null = DuckDB's default of
+    # 80% of RAM); sorts, joins and aggregates spill to disk beyond it
+    memory_limit_mb: int | None = Field(default=2048, ge=64)
 
 
 AlertSeverity = Literal["WARN", "ERROR"]

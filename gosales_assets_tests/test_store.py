@@ -119,3 +119,12 @@ def test_table_ref_refuses_injection():
     assert table_ref("star.fact_transactions") == '"star"."fact_transactions"'
     with pytest.raises(ValueError):
         table_ref('star.x"; DROP TABLE star.fact_transactions; --')
+
+
+def test_memory_limit_is_applied_to_every_connection(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from gosales_assets.lib.store import Store
+
+    store = Store(tmp_path / "s.duckdb", memory_limit_mb=300)
+    with store.connect() as con:
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert limit.replace(" ", "") in {"300.0MB", "286.1MiB"}, limit

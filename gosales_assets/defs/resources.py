@@ -19,6 +19,7 @@ def defs() -> dg.Definitions:
                 database=str(cfg.duckdb_path),
                 lock_timeout_seconds=cfg.ingest.lock_timeout_seconds,
                 ducklake=None if lake is None else DuckLakeStoreConfig.from_spec(lake),
+                memory_limit_mb=cfg.store.memory_limit_mb,
             )
         }
     )

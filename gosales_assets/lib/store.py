@@ -78,6 +78,9 @@ class Store:
     threads: int = 2
     poll_seconds: float = 0.5
     lake: LakeSpec | None = None
+    # DuckDB's memory limit per database (MB); None leaves DuckDB's default (80% of
+    # RAM). Beyond it DuckDB spills sorts, joins and aggregates to disk.
+    memory_limit_mb: int | None = None
 
     @classmethod
     def from_config(cls, cfg: GosalesConfig) -> Store:
@@ -86,6 +89,7 @@ class Store:
             path=cfg.duckdb_path,
             lock_timeout_seconds=cfg.ingest.lock_timeout_seconds,
             lake=lake_spec(cfg),
+            memory_limit_mb=cfg.store.memory_limit_mb,
         )
 
     @property
@@ -99,15 +103,17 @@ class Store:
 
     def _connect_once(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         if self.lake is not None:
-            return connect_lake(self.lake, self.threads, read_only=read_only)
-        return duckdb.connect(
-            str(self.path),
-            read_only=read_only,
-            config={
-                "threads": self.threads,
-                "autoinstall_known_extensions": False,
-            },
-        )
+            con = connect_lake(self.lake, self.threads, read_only=read_only)
+            if self.memory_limit_mb is not None:
+                con.execute(f"SET memory_limit = '{int(self.memory_limit_mb)}MB'")
+            return con
+        config: dict[str, Any] = {
+            "threads": self.threads,
+            "autoinstall_known_extensions": False,
+        }
+        if self.memory_limit_mb is not None:
+            config["memory_limit"] = f"{int(self.memory_limit_mb)}MB"
+        return duckdb.connect(str(self.path), read_only=read_only, config=config)
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         if not read_only and self.lake is None:

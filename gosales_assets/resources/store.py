@@ -86,6 +86,7 @@ class DuckDBStoreResource(dg.ConfigurableResource):
     lock_timeout_seconds: float = 120.0
     threads: int = 2
     ducklake: DuckLakeStoreConfig | None = None
+    memory_limit_mb: int | None = None
 
     def store(self) -> Store:
         return DagsterStore(
@@ -93,4 +94,5 @@ class DuckDBStoreResource(dg.ConfigurableResource):
             lock_timeout_seconds=self.lock_timeout_seconds,
             threads=self.threads,
             lake=None if self.ducklake is None else self.ducklake.spec(),
+            memory_limit_mb=self.memory_limit_mb,
         )
