@@ -22,9 +22,11 @@ from gosales_assets.lib.validation import (
     evaluation_frame,
     forward_checks,
     margin_check_name,
+    metric_values,
     percentile_interval,
     resample_indices,
 )
+from gosales_assets.lib.validation.ranked import RankedMetrics, is_ranked
 from gosales_assets_tests.test_config import _edit
 
 # Ten accounts, scores all distinct. Buyers: a, c, f, i (P = 4, N = 6); the buyers'
@@ -293,3 +295,81 @@ def test_validation_config_errors_name_the_key(config_copy, old, new, message):
     _edit(config_copy, old, new)
     with pytest.raises(ConfigError, match=message):
         load_config(config_copy, env={})
+
+
+# ------------------------------------------ ranked resamples (equivalence)
+
+
+def _ranked_sample(seed: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    p = np.sort(np.round(rng.beta(1, 6, n), 2))[::-1].copy()  # many ties
+    y = (rng.random(n) < p).astype(np.float64)
+    gp = rng.normal(50, 80, n)  # returns (negative GP) included
+    gp[rng.random(n) < 0.05] = np.nan
+    return y, p, gp
+
+
+def test_ranked_resample_metrics_equal_the_metric_set_on_the_repeated_rows():
+    settings = ForwardSettings(top_k_percents=(5.0, 10.0, 33.3), calibration_bins=7)
+    y, p, gp = _ranked_sample(11, 300)
+    metrics = RankedMetrics(y, p, gp, settings)
+    rng = np.random.default_rng(0)
+    n = y.size
+    cases = [np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(30)]
+    only_negatives = np.zeros(n, dtype=np.int64)
+    only_negatives[np.flatnonzero(y == 0)[:5]] = [n - 4, 1, 1, 1, 1]
+    one_row = np.zeros(n, dtype=np.int64)
+    one_row[3] = n  # a constant score: the ranking metrics are undefined
+    few = np.zeros(n, dtype=np.int64)
+    few[[0, 1, 2]] = 1  # fewer rows than calibration bins
+    for counts in [*cases, only_negatives, one_row, few]:
+        idx = np.repeat(np.arange(n), counts)
+        expected = metric_values(y[idx], p[idx], gp[idx], settings)
+        got = metrics.of_counts(counts)
+        assert list(got) == list(expected)
+        for name, value in expected.items():
+            same = value == got[name] or (math.isnan(value) and math.isnan(got[name]))
+            assert same, (name, value, got[name])  # bit-for-bit, nan where nan
+
+
+def test_forward_intervals_are_those_of_the_plain_bootstrap():
+    settings = ForwardSettings(resamples=60, seed=5, calibration_bins=4)
+    y, p, gp = _ranked_sample(12, 200)
+    frame = pl.DataFrame(
+        {"label": y.astype(np.int64), "p_icp": p, "net_gp": gp}
+    ).with_columns(pl.col("net_gp").fill_nan(None))
+    fast = compute_forward(frame, settings, {})
+    plain = bootstrap_intervals(
+        y,
+        p,
+        np.nan_to_num(gp, nan=0.0),
+        lambda yy, pp, ww: metric_values(yy, pp, ww, settings),
+        resamples=settings.resamples,
+        seed=settings.seed,
+        level=settings.level,
+    )
+    # not in ranking order (reversed): the plain bootstrap on the rows as given
+    assert not is_ranked(p[::-1])
+    reversed_ = compute_forward(frame.reverse(), settings, {})
+    plain_reversed = bootstrap_intervals(
+        y[::-1].copy(),
+        p[::-1].copy(),
+        np.nan_to_num(gp, nan=0.0)[::-1].copy(),
+        lambda yy, pp, ww: metric_values(yy, pp, ww, settings),
+        resamples=settings.resamples,
+        seed=settings.seed,
+        level=settings.level,
+    )
+    for result, intervals in ((fast, plain), (reversed_, plain_reversed)):
+        rows = {r["metric"]: r for r in result.metrics.iter_rows(named=True)}
+        for name, interval in intervals.items():
+            row = rows[name]
+            assert (row["ci_low"], row["ci_high"], row["ci_resamples"]) == (
+                _none_if_nan(interval.low),
+                _none_if_nan(interval.high),
+                interval.resamples,
+            ), name
+
+
+def _none_if_nan(value: float) -> float | None:
+    return None if math.isnan(value) else value

@@ -23,8 +23,12 @@ from gosales_assets.lib.monitoring import (
 )
 from gosales_assets.lib.monitoring.drift import SEGMENT, values_valid
 from gosales_assets.lib.monitoring.stats import (
+    Grouping,
+    Support,
     bin_shares,
+    grouped_supports,
     ks_points,
+    measure,
     psi_noise_floor,
 )
 from gosales_assets.lib.monitoring.store import (
@@ -385,3 +389,94 @@ def test_rates_read_only_label_windows_closed_by_c(store, cfg):
     assert early.base_source == f"labels@{LREF}"
     assert earlier.base_source == "score_mean" and earlier.base_value == 0.2
     assert "mean score" in early.note
+
+
+# ------------------------------------------- one pass per column (equivalence)
+
+
+def _reference_compare(
+    ref: pl.DataFrame, cur: pl.DataFrame, columns: list[str], cfg: MonitoringConfig
+) -> pl.DataFrame:
+    """The distances computed the plain way: every (column, segment) sample sorted
+    on its own by ``measure``."""
+    rows = []
+
+    def add(r: pl.DataFrame, c: pl.DataFrame, by: str, seg: str) -> None:
+        for name in columns:
+            rows.append(
+                {
+                    "feature": name,
+                    "segment_by": by,
+                    "segment": seg,
+                    **measure(
+                        r[name].cast(pl.Float64).to_numpy(),
+                        c[name].cast(pl.Float64).to_numpy(),
+                        cfg.bins,
+                        cfg.epsilon,
+                    ),
+                }
+            )
+
+    add(ref, cur, "*", "*")
+    keyed = [f.with_columns(pl.col(SEGMENT).fill_null("(missing)")) for f in (ref, cur)]
+    for seg in sorted(set(keyed[0][SEGMENT]) | set(keyed[1][SEGMENT])):
+        r, c = (f.filter(pl.col(SEGMENT) == seg) for f in keyed)
+        if min(r.height, c.height) >= cfg.min_segment_rows:
+            add(r, c, str(cfg.segment_column), seg)
+    return pl.DataFrame(rows)
+
+
+def _mixed_frame(seed: int, n: int, shift: float) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    cont = rng.lognormal(3, 1, n) + shift
+    cont[rng.random(n) < 0.05] = np.nan  # dropped, like null
+    seg = rng.choice(["A", "B", "C", None], n, p=[0.5, 0.3, 0.19, 0.01])
+    return pl.DataFrame(
+        {
+            "cont": cont,
+            "ties": np.round(rng.normal(shift, 1, n), 1),  # many repeated floats
+            "whole": np.floor(rng.exponential(4 + shift, n)),  # whole-valued floats
+            "zeros": np.where(rng.random(n) < 0.5, -0.0, 1.0),  # a negative zero
+            "count": rng.poisson(3 + shift, n).astype(np.int32),  # counted
+            "wide": (rng.integers(0, 10**9, n) * (1 + int(shift))).astype(np.int64),
+            "flag": (rng.random(n) < 0.2 + shift / 10).astype(np.int8),
+            SEGMENT: seg,
+        },
+        schema_overrides={SEGMENT: pl.String},
+    )
+
+
+def test_one_pass_per_column_gives_exactly_the_per_sample_distances():
+    ref, cur = _mixed_frame(1, 3000, 0.0), _mixed_frame(2, 2500, 1.0)
+    columns = ["cont", "ties", "whole", "zeros", "count", "wide", "flag"]
+    cfg = settings(segment_column="industry", min_segment_rows=40)
+    rows, skipped = compare(ref, cur, columns, cfg)
+    expected = _reference_compare(ref, cur, columns, cfg)
+    got = rows.select(expected.columns)
+    assert got.rows() == expected.rows()  # bit-for-bit, in the same order
+    assert set(skipped) == {"(missing)"}
+    assert set(rows["segment"]) == {"*", "A", "B", "C"}
+
+
+def test_grouped_supports_match_each_group_alone():
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, 4, 500).astype(np.int16)
+    codes[codes == 2] = 1  # group 2 is empty
+    for values, integer in (
+        (rng.normal(0, 1, 500), False),
+        (rng.integers(-5, 6, 500).astype(np.float64), True),
+        (np.r_[rng.integers(0, 3, 499), 10**8].astype(np.float64), True),  # wide
+    ):
+        values[rng.random(500) < 0.1] = np.inf  # not finite: dropped
+        whole, parts = grouped_supports(values, Grouping.of(codes, 4), integer=integer)
+        for support, sample in [(whole, values)] + [
+            (parts[g], values[codes == g]) for g in range(4)
+        ]:
+            if not np.isfinite(sample).any():
+                assert support is None
+                continue
+            alone = Support.of(sample)
+            assert support is not None
+            assert support.values.tolist() == alone.values.tolist()
+            assert support.counts.tolist() == alone.counts.tolist()
+            assert support.mean == alone.mean

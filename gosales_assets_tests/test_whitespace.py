@@ -365,3 +365,84 @@ def test_cooldown_reads_only_earlier_partitions_of_the_target() -> None:
     assert rank(cands, history=not_selected).counts["cooled"] == 0
     edge = history([(CUTOFF - 90 * day, top, TARGET)], selected=[True])
     assert rank(cands, history=edge).counts["cooled"] == 1
+
+
+# ------------------------------------------------ column-wise reasons (equivalence)
+
+
+def _reasons_row_by_row(
+    frame: pl.DataFrame, weights: dict[str, float], target: str, top_n: int
+) -> list[str]:
+    """The reason rule spelled out one account at a time."""
+    from gosales_assets.lib.whitespace.rank import DRIVER_MIN_NORM, SIGNAL_COLUMNS
+    from gosales_assets.lib.whitespace.settings import SIGNALS
+    from gosales_assets.lib.whitespace.templates import money
+
+    out = []
+    for r in frame.iter_rows(named=True):
+        drivers = sorted(
+            (-weights[s] * r[SIGNAL_COLUMNS[s][1]], i, s)
+            for i, s in enumerate(SIGNALS)
+            if weights[s] > 0 and r[SIGNAL_COLUMNS[s][1]] >= DRIVER_MIN_NORM
+        )
+        parts = []
+        for _, _, s in drivers:
+            if s == "p_icp_pct":
+                share = 1 - r["icp_norm"] + 1 / frame.height
+                top = max(1, math.ceil(share * 100 - 1e-9))
+                if top <= 50:
+                    parts.append(f"in the top {top}% most likely to buy {target}")
+            elif s == "affinity":
+                parts.append(f"buys products often bought with {target}")
+            elif s == "als":
+                parts.append(f"looks like existing {target} customers")
+            else:
+                parts.append(f"expected {target} GP about {money(r['expected_value'])}")
+        parts += [r[c] for c in ("reason_1", "reason_2", "reason_3") if r[c]]
+        distinct = list(dict.fromkeys(parts))[:top_n]
+        out.append("; ".join(distinct) or f"fits the {target} buyer profile")
+    return out
+
+
+def test_reasons_are_built_column_wise_exactly_as_row_by_row():
+    from gosales_assets.lib.whitespace.rank import _reasons
+
+    n = 400
+    rows = pl.DataFrame(
+        {
+            "i": list(range(n)),
+        }
+    ).with_columns(
+        # every combination of four norms, so weighted parts tie across signals
+        **{
+            col: pl.col("i")
+            .floordiv(4**k)
+            .mod(4)
+            .replace_strict([0, 1, 2, 3], [0.0, 0.7, 0.8, 1.0], return_dtype=pl.Float64)
+            for k, col in enumerate(
+                ("icp_norm", "affinity_norm", "als_norm", "ev_norm")
+            )
+        },
+        expected_value=(pl.col("i") % 13) * 987.5 - 20.0,
+        reason_1=pl.when(pl.col("i") % 4 == 0)
+        .then(pl.lit(f"buys products often bought with {TARGET}"))
+        .when(pl.col("i") % 4 == 1)
+        .then(pl.lit(""))
+        .otherwise(pl.lit("spent $5k in the last 12 months")),
+        reason_2=pl.when(pl.col("i") % 3 == 0).then(pl.lit("a large account")),
+        reason_3=pl.when(pl.col("i") % 5 != 0).then(
+            pl.lit("spent $5k in the last 12 months")
+        ),
+    )
+    equal = dict.fromkeys(("p_icp_pct", "affinity", "als", "ev"), 0.25)
+    seen: set[str] = set()
+    for weights in (
+        equal,
+        {"p_icp_pct": 0.5, "affinity": 0.0, "als": 0.2, "ev": 0.3},
+        {"p_icp_pct": 0.0, "affinity": 0.0, "als": 0.0, "ev": 1.0},
+    ):
+        for top_n in (1, 3, 6):
+            got = _reasons(rows, weights, TARGET, top_n).to_list()
+            assert got == _reasons_row_by_row(rows, weights, TARGET, top_n)
+            seen.update(got)
+    assert f"fits the {TARGET} buyer profile" in seen  # some account has no part

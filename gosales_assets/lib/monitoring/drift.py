@@ -20,7 +20,9 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import math
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,8 +32,11 @@ import polars as pl
 from gosales_assets.config_sections import MonitoringConfig, RateTolerance
 from gosales_assets.lib.checks import CheckOutcome
 from gosales_assets.lib.monitoring.stats import (
+    Grouping,
+    Support,
+    grouped_supports,
     ks_noise_floor,
-    measure,
+    measure_supports,
     psi_noise_floor,
 )
 
@@ -41,6 +46,7 @@ SCORE_COLUMN = "p_icp"
 SEGMENT = "_segment"  # the segment column of the frames handed to :func:`compare`
 ALL = "*"  # segment_by and segment of the rows over all accounts
 MISSING_SEGMENT = "(missing)"
+SUMMARY_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 # name -> (severity, description). Drift never stops publishing: only the contract
 # check on the computed values blocks.
@@ -111,12 +117,25 @@ def ignored_names(names: Sequence[str], patterns: Sequence[str]) -> list[str]:
     return [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
 
 
-def _segments(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    keyed = frame.with_columns(pl.col(SEGMENT).fill_null(MISSING_SEGMENT))
-    return {
-        str(key[0]): part
-        for key, part in keyed.partition_by(SEGMENT, as_dict=True).items()
-    }
+def _segment_codes(
+    reference: pl.DataFrame, current: pl.DataFrame
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The segments of both frames (sorted names; a null segment is
+    :data:`MISSING_SEGMENT`) and each row's segment index on either side."""
+    ref_seg = reference[SEGMENT].cast(pl.String).fill_null(MISSING_SEGMENT)
+    cur_seg = current[SEGMENT].cast(pl.String).fill_null(MISSING_SEGMENT)
+    names = sorted(set(ref_seg.unique().to_list()) | set(cur_seg.unique().to_list()))
+    dtype = pl.Enum(names)
+
+    def codes(seg: pl.Series) -> np.ndarray:
+        return seg.cast(dtype).to_physical().to_numpy()
+
+    return names, codes(ref_seg), codes(cur_seg)
+
+
+def _values(frame: pl.DataFrame, name: str) -> tuple[np.ndarray, bool]:
+    column = frame[name]
+    return column.cast(pl.Float64).to_numpy(), column.dtype.is_integer()
 
 
 def compare(
@@ -132,43 +151,79 @@ def compare(
     """PSI and KS of every column over all accounts and, when both frames carry the
     segment column, per segment with at least ``min_segment_rows`` rows on both sides
     (ignored columns: all accounts only). Returns the rows (``ROW_SCHEMA``, no status)
-    and the segments left out as ``{segment: [n_reference, n_current]}``."""
+    and the segments left out as ``{segment: [n_reference, n_current]}``.
+
+    Each column is summarized once per side, for all accounts and every segment at
+    once (:func:`grouped_supports`: one sort, or one count for small integer
+    ranges); the distances then come from those summaries."""
     families = families or {}
-    rows: list[dict[str, Any]] = []
-
-    def add(ref: pl.DataFrame, cur: pl.DataFrame, by: str, seg: str) -> None:
-        for name in columns:  # one vectorized computation per column
-            if by != ALL and name in ignore:
-                continue
-            rows.append(
-                {
-                    "kind": kind,
-                    "feature": name,
-                    "family": families.get(name, kind),
-                    "segment_by": by,
-                    "segment": seg,
-                    "ignored": name in ignore,
-                    **measure(
-                        ref[name].cast(pl.Float64).to_numpy(),
-                        cur[name].cast(pl.Float64).to_numpy(),
-                        settings.bins,
-                        settings.epsilon,
-                    ),
-                }
-            )
-
-    add(reference, current, ALL, ALL)
-    skipped: dict[str, list[int]] = {}
     by = settings.segment_column
-    if by is not None and SEGMENT in reference.columns and SEGMENT in current.columns:
-        ref_parts, cur_parts = _segments(reference), _segments(current)
-        for seg in sorted(set(ref_parts) | set(cur_parts)):
-            ref = ref_parts.get(seg, reference.clear())
-            cur = cur_parts.get(seg, current.clear())
-            if min(ref.height, cur.height) < settings.min_segment_rows:
-                skipped[seg] = [ref.height, cur.height]
-                continue
-            add(ref, cur, by, seg)
+    segmented = (
+        by is not None and SEGMENT in reference.columns and SEGMENT in current.columns
+    )
+    names: list[str] = []
+    ref_groups: Grouping | None = None
+    cur_groups: Grouping | None = None
+    kept: list[int] = []
+    skipped: dict[str, list[int]] = {}
+    if segmented and reference.height and current.height:
+        names, ref_codes, cur_codes = _segment_codes(reference, current)
+        ref_n = np.bincount(ref_codes, minlength=len(names))
+        cur_n = np.bincount(cur_codes, minlength=len(names))
+        for i, seg in enumerate(names):
+            if min(ref_n[i], cur_n[i]) < settings.min_segment_rows:
+                skipped[seg] = [int(ref_n[i]), int(cur_n[i])]
+            else:
+                kept.append(i)
+        ref_groups = Grouping.of(ref_codes, len(names))
+        cur_groups = Grouping.of(cur_codes, len(names))
+
+    def summarize(
+        frame: pl.DataFrame, name: str, groups: Grouping | None
+    ) -> tuple[Support | None, list[Support | None]]:
+        values, integer = _values(frame, name)
+        by_group = groups if name not in ignore and kept else None
+        return grouped_supports(values, by_group, integer=integer)
+
+    def one(
+        ref: Support | None, cur: Support | None, name: str, seg_by: str, seg: str
+    ) -> dict[str, Any]:
+        if ref is None:
+            raise ValueError("the reference sample has no finite value")
+        if cur is None:
+            raise ValueError("the current sample has no finite value")
+        return {
+            "kind": kind,
+            "feature": name,
+            "family": families.get(name, kind),
+            "segment_by": seg_by,
+            "segment": seg,
+            "ignored": name in ignore,
+            **measure_supports(ref, cur, settings.bins, settings.epsilon),
+        }
+
+    def rows_of(name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The column's row over all accounts and its rows per kept segment."""
+        ref_all, ref_parts = summarize(reference, name, ref_groups)
+        cur_all, cur_parts = summarize(current, name, cur_groups)
+        row = one(ref_all, cur_all, name, ALL, ALL)
+        if name in ignore or not ref_parts:
+            return row, []
+        return row, [
+            one(ref_parts[i], cur_parts[i], name, str(by), names[i]) for i in kept
+        ]
+
+    # the columns are independent and numpy sorts and searches without the GIL:
+    # compute them on a few threads (collected in column order, so the rows do not
+    # depend on it)
+    with ThreadPoolExecutor(max_workers=SUMMARY_THREADS) as pool:
+        per_column = list(pool.map(rows_of, columns))
+    whole = [row for row, _ in per_column]
+    parts: dict[int, list[dict[str, Any]]] = {i: [] for i in kept}
+    for _, segment_rows in per_column:
+        for i, row in zip(kept, segment_rows, strict=False):
+            parts[i].append(row)
+    rows = whole + [row for i in kept for row in parts[i]]
     frame = pl.DataFrame(rows, schema=ROW_SCHEMA, orient="row")
     return frame, skipped
 

@@ -16,8 +16,10 @@ probability ``alpha`` when nothing drifted, for the sample sizes at hand.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from statistics import NormalDist
 
 import numpy as np
@@ -31,27 +33,54 @@ def finite(values: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Support:
-    """A sample sorted once: its distinct values and the cumulative share at each."""
+    """A sample summarized once: its distinct values (ascending), how often each
+    occurs, its size and its mean (summed in sorted order, so it does not depend on
+    the row order)."""
 
-    sorted: np.ndarray
     values: np.ndarray
-    cum: np.ndarray
+    counts: np.ndarray
+    mean: float
 
     @classmethod
     def of(cls, sample: np.ndarray, what: str = "sample") -> Support:
         arr = np.sort(finite(sample))
         if arr.size == 0:
             raise ValueError(f"the {what} has no finite value")
+        return cls.from_sorted(arr)
+
+    @classmethod
+    def from_sorted(cls, arr: np.ndarray) -> Support:
+        """From a non-empty, finite, ascending array."""
         keep = np.empty(arr.size, dtype=bool)
         keep[0] = True
         np.not_equal(arr[1:], arr[:-1], out=keep[1:])
         starts = np.flatnonzero(keep)
-        ends = np.append(starts[1:], arr.size)
-        return cls(arr, arr[starts], ends / arr.size)
+        return cls(arr[starts], np.diff(np.append(starts, arr.size)), float(arr.mean()))
 
-    @property
+    @classmethod
+    def from_counts(cls, values: np.ndarray, counts: np.ndarray) -> Support:
+        """From distinct ascending values and their (positive) counts; the mean is
+        that of the sorted sample they describe."""
+        return cls(values, counts, float(np.repeat(values, counts).mean()))
+
+    @cached_property
+    def ends(self) -> np.ndarray:
+        """Number of values at or below each distinct value."""
+        return np.cumsum(self.counts)
+
+    @cached_property
     def n(self) -> int:
-        return int(self.sorted.size)
+        return int(self.ends[-1])
+
+    @cached_property
+    def cum(self) -> np.ndarray:
+        """Cumulative share at each distinct value."""
+        return self.ends / self.n
+
+    def at_or_below(self, points: np.ndarray) -> np.ndarray:
+        """How many values are <= each of ``points``."""
+        idx = np.searchsorted(self.values, points, side="right")
+        return np.where(idx > 0, self.ends[np.maximum(idx - 1, 0)], 0)
 
 
 def _edges(ref: Support, bins: int) -> np.ndarray:
@@ -80,8 +109,8 @@ def quantile_edges(reference: np.ndarray, bins: int) -> np.ndarray:
 
 
 def _shares(sample: Support, edges: np.ndarray, epsilon: float) -> np.ndarray:
-    # counts per bin (e_{i-1}, e_i] from the sorted sample
-    cuts = np.searchsorted(sample.sorted, edges, side="right")
+    # counts per bin (e_{i-1}, e_i]
+    cuts = sample.at_or_below(edges)
     counts = np.diff(np.concatenate([[0], cuts, [sample.n]])).astype(np.float64)
     shares = np.maximum(counts / sample.n, epsilon)
     return shares / shares.sum()
@@ -137,7 +166,7 @@ def _ks(ref: Support, cur: Support) -> float:
         cdf_a = np.array([0.0, 1.0])
     else:
         cdf_a = np.concatenate([[0.0], ref.cum[:-1], [1.0]])
-    cdf_b = np.searchsorted(cur.sorted, points, side="right") / cur.n
+    cdf_b = cur.at_or_below(points) / cur.n
     return float(np.max(np.abs(cdf_a - cdf_b)))
 
 
@@ -154,8 +183,18 @@ def measure(
 ) -> dict[str, float | int]:
     """PSI, its bins, KS, sizes and means of one comparison, each sample sorted once.
     Means are summed in sorted order, so they do not depend on the row order."""
-    ref = Support.of(reference, "reference sample")
-    cur = Support.of(current, "current sample")
+    return measure_supports(
+        Support.of(reference, "reference sample"),
+        Support.of(current, "current sample"),
+        bins,
+        epsilon,
+    )
+
+
+def measure_supports(
+    ref: Support, cur: Support, bins: int, epsilon: float
+) -> dict[str, float | int]:
+    """:func:`measure` of two summarized samples."""
     value, used = _psi(ref, cur, bins, epsilon)
     return {
         "psi": value,
@@ -163,8 +202,8 @@ def measure(
         "bins": used,
         "n_reference": ref.n,
         "n_current": cur.n,
-        "mean_reference": float(np.mean(ref.sorted)),
-        "mean_current": float(np.mean(cur.sorted)),
+        "mean_reference": ref.mean,
+        "mean_current": cur.mean,
     }
 
 
@@ -197,3 +236,100 @@ def ks_noise_floor(
         n_current, dtype=np.float64
     )
     return math.sqrt(-math.log(p / 2) / 2) * np.sqrt(scale)
+
+
+# an integer column is counted (no sort) when its range spans at most this many
+# cells per row of the sample (segments x range)
+_COUNT_CELLS_PER_ROW = 4
+
+
+def _from_counts_row(low: float, counts: np.ndarray) -> Support | None:
+    nz = np.flatnonzero(counts)
+    if nz.size == 0:
+        return None
+    return Support.from_counts(nz.astype(np.float64) + low, counts[nz])
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """The group of each row (``codes``, ``0 .. count-1``), with the rows ordered
+    by group (stable) and the group sizes, computed once for many columns."""
+
+    codes: np.ndarray
+    count: int
+    order: np.ndarray
+    sizes: np.ndarray
+
+    @classmethod
+    def of(cls, codes: np.ndarray, count: int) -> Grouping:
+        # small integer codes: numpy's stable sort is a counting (radix) sort
+        small = codes.astype(np.int16 if count < 2**15 else np.int64)
+        return cls(
+            small,
+            count,
+            np.argsort(small, kind="stable"),
+            np.bincount(small, minlength=count),
+        )
+
+    def subset(self, keep: np.ndarray) -> Grouping:
+        return Grouping.of(self.codes[keep], self.count)
+
+
+def grouped_supports(
+    values: np.ndarray,
+    groups: Grouping | None,
+    *,
+    integer: bool = False,
+) -> tuple[Support | None, list[Support | None]]:
+    """The :class:`Support` of a whole sample and of each of its groups (None where
+    a group, or the sample, has no finite value; no groups without ``groups``).
+
+    ``integer``: the values are whole numbers (an integer column cast to float);
+    when their range is small they are counted instead of sorted, as are
+    whole-valued floats. Otherwise the sample is sorted once and each group once.
+    Either way the supports, and their means, are exactly those of
+    :meth:`Support.of` on each group's values.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    ok = np.isfinite(x)
+    if not ok.all():
+        x = x[ok]
+        groups = None if groups is None else groups.subset(ok)
+    g = 0 if groups is None else groups.count
+    if x.size == 0:
+        return None, [None] * g
+    if not integer:
+        # whole-valued floats (counts stored as float) are counted too; a negative
+        # zero keeps the sort, which is what tells it apart from 0.0
+        integer = bool(np.array_equal(x, np.trunc(x))) and not bool(
+            np.signbit(x[x == 0]).any()
+        )
+    if integer:
+        low, high = float(x.min()), float(x.max())
+        cells = int(high - low) + 1
+        if cells * max(g, 1) <= _COUNT_CELLS_PER_ROW * x.size + 1024:
+            offset = (x - low).astype(np.int64)
+            whole = np.bincount(offset, minlength=cells)
+            parts: list[Support | None] = []
+            if groups is not None:
+                table = np.bincount(
+                    groups.codes.astype(np.int64) * cells + offset,
+                    minlength=g * cells,
+                ).reshape(g, cells)
+                parts = [_from_counts_row(low, row) for row in table]
+            return _from_counts_row(low, whole), parts
+    if groups is None:
+        return Support.from_sorted(np.sort(x)), []
+    # sort each group, then merge the sorted groups into the whole sample: numpy's
+    # stable sort finds the sorted runs (about half the cost of sorting afresh)
+    grouped = x[groups.order]
+    bounds = np.concatenate([[0], np.cumsum(groups.sizes)])
+    out: list[Support | None] = []
+    for a, b in itertools.pairwise(bounds):
+        if b == a:
+            out.append(None)
+            continue
+        part = grouped[a:b]
+        part.sort()
+        out.append(Support.from_sorted(part))
+    return Support.from_sorted(np.sort(grouped, kind="stable")), out

@@ -108,12 +108,15 @@ def read_scores(
 def read_matrix(
     con: duckdb.DuckDBPyConnection, cutoff: dt.date, target: str
 ) -> pl.DataFrame:
-    return _frame(
+    # sorted here rather than in SQL: DuckDB sorts the whole wide rows, polars only
+    # the key and then gathers every column in one contiguous chunk
+    frame = _frame(
         con,
         "SELECT * EXCLUDE (cutoff, division) FROM features.feature_matrix "
-        "WHERE cutoff = ? AND division = ? ORDER BY customer_id",
+        "WHERE cutoff = ? AND division = ?",
         [cutoff, target],
     )
+    return frame.sort("customer_id") if frame.height else frame
 
 
 def with_segments(

@@ -20,7 +20,15 @@ import polars as pl
 
 from gosales_assets.lib.models.metrics import evaluate, gains_by_decile
 from gosales_assets.lib.models.settings import k_label
-from gosales_assets.lib.validation.bootstrap import bootstrap_intervals
+from gosales_assets.lib.validation.bootstrap import (
+    bootstrap_intervals,
+    percentile_interval,
+)
+from gosales_assets.lib.validation.ranked import (
+    RankedMetrics,
+    bootstrap_ranked,
+    is_ranked,
+)
 
 FORWARD_TABLE = "validation.forward_metrics"
 GAINS_TABLE = "validation.forward_gains"
@@ -175,15 +183,25 @@ def compute_forward(
     gp = frame["net_gp"].cast(pl.Float64).fill_null(0.0).to_numpy()
     rows, positives = int(y.size), int(y.sum())
     values = metric_values(y, p, gp, settings)
-    intervals = bootstrap_intervals(
-        y,
-        p,
-        gp,
-        lambda yy, pp, ww: metric_values(yy, pp, ww, settings),
-        resamples=settings.resamples,
-        seed=settings.seed,
-        level=settings.level,
-    )
+    if rows and is_ranked(p):
+        # the evaluation frame is in ranking order: the same seeded resamples and
+        # the same metric values, without sorting each resample
+        draws = bootstrap_ranked(
+            RankedMetrics(y, p, gp, settings), settings.resamples, settings.seed
+        )
+        intervals = {
+            name: percentile_interval(v, settings.level) for name, v in draws.items()
+        }
+    else:
+        intervals = bootstrap_intervals(
+            y,
+            p,
+            gp,
+            lambda yy, pp, ww: metric_values(yy, pp, ww, settings),
+            resamples=settings.resamples,
+            seed=settings.seed,
+            level=settings.level,
+        )
     constant = rows == 0 or float(p.max() - p.min()) == 0.0
     positive_gp = float(np.clip(gp, 0.0, None)[y == 1].sum()) if rows else 0.0
     records = []

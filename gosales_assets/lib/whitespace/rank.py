@@ -174,7 +174,7 @@ def select_capacity(ranked: pl.DataFrame, settings: WhitespaceSettings) -> pl.Se
     c = settings.capacity
     if c.mode == "overall":
         k = quota(ranked.height, c.top_share)
-        return pl.Series("selected", [i < k for i in range(ranked.height)], pl.Boolean)
+        return ranked.select((pl.int_range(pl.len()) < k).alias("selected"))["selected"]
     group = "rep" if c.mode == "per_rep" else "segment"
     pos = pl.int_range(pl.len()).over(group)
     n_g = pl.len().over(group)
@@ -192,39 +192,126 @@ def _reasons(
     frame: pl.DataFrame, weights: dict[str, float], target: str, top_n: int
 ) -> pl.Series:
     """``reason``: signal drivers (norm >= DRIVER_MIN_NORM, largest weighted part
-    first), then the ICP model's reasons (``reason_1..``), distinct, ``top_n`` parts.
+    first, ties in ``SIGNALS`` order), then the ICP model's reasons
+    (``reason_1..``), distinct, ``top_n`` parts; ``fits the <target> buyer
+    profile`` when there is none. Column-wise: the drivers' order comes from
+    pairwise comparisons of their weighted parts, not from a sort per row.
     """
     icp_cols = sorted(
         (c for c in frame.columns if c.startswith("reason_") and c[7:].isdigit()),
         key=lambda c: int(c[7:]),
     )
-    norms = {s: frame[SIGNAL_COLUMNS[s][1]].to_list() for s in SIGNALS}
-    ev = frame["expected_value"].to_list()
-    icp = [frame[c].cast(pl.String).to_list() for c in icp_cols]
-    out: list[str] = []
-    for r in range(frame.height):
-        drivers = sorted(
-            (-weights[s] * norms[s][r], i, s)
-            for i, s in enumerate(SIGNALS)
-            if weights[s] > 0 and norms[s][r] >= DRIVER_MIN_NORM
+    active = [s for s in SIGNALS if weights[s] > 0]
+    norm = {s: pl.col(SIGNAL_COLUMNS[s][1]) for s in active}
+    driver = {s: norm[s] >= DRIVER_MIN_NORM for s in active}
+    part = {s: pl.lit(-weights[s]) * norm[s] for s in active}
+    texts: dict[str, pl.Expr] = {}
+    work = frame
+    for s in active:
+        if s == "p_icp_pct":
+            share = pl.lit(1) - norm[s] + pl.lit(1 / frame.height)  # at or above
+            top = pl.max_horizontal(
+                pl.lit(1), (share * 100 - 1e-9).ceil().cast(pl.Int64)
+            )
+            texts[s] = (
+                pl.when(top <= 50)
+                .then(
+                    pl.format(
+                        "in the top {}% most likely to buy {}", top, pl.lit(target)
+                    )
+                )
+                .otherwise(pl.lit(None, dtype=pl.String))
+            )
+        elif s == "affinity":
+            texts[s] = pl.lit(f"buys products often bought with {target}")
+        elif s == "als":
+            texts[s] = pl.lit(f"looks like existing {target} customers")
+        else:
+            # the amount is formatted once per distinct value of the drivers
+            values = frame.filter(driver[s])["expected_value"].unique()
+            amounts = pl.DataFrame(
+                {
+                    "expected_value": values,
+                    "_money": [money(v) for v in values.to_list()],
+                },
+                schema={
+                    "expected_value": frame.schema["expected_value"],
+                    "_money": pl.String,
+                },
+            )
+            work = work.join(
+                amounts, on="expected_value", how="left", maintain_order="left"
+            )
+            texts[s] = pl.format(
+                "expected {} GP about {}", pl.lit(target), pl.col("_money")
+            )
+    # evaluated in stages over materialized columns: each expression once
+    w = ["_w_" + s for s in active]
+    d = ["_d_" + s for s in active]
+    t = ["_t_" + s for s in active]
+    work = work.select(
+        *[part[s].alias(w[i]) for i, s in enumerate(active)],
+        *[driver[s].alias(d[i]) for i, s in enumerate(active)],
+        *[texts[s].alias(t[i]) for i, s in enumerate(active)],
+        *[pl.col(c).cast(pl.String) for c in icp_cols],
+    )
+    # slot of each driver: how many drivers come before it
+    slots: list[pl.Expr] = []
+    for i in range(len(active)):
+        before = pl.lit(0, dtype=pl.Int32)
+        for j in range(len(active)):
+            if j == i:
+                continue
+            ahead = (pl.col(w[j]) < pl.col(w[i])) | (
+                (pl.col(w[j]) == pl.col(w[i])) & pl.lit(j < i)
+            )
+            before = before + (pl.col(d[j]) & ahead).cast(pl.Int32)
+        slots.append(pl.when(pl.col(d[i])).then(before).alias(f"_slot_{i}"))
+    work = work.with_columns(slots)
+    ordered = [
+        pl.coalesce(
+            *[
+                pl.when(pl.col(f"_slot_{i}") == k).then(pl.col(t[i]))
+                for i in range(len(active))
+            ],
+            pl.lit(None, dtype=pl.String),
         )
-        parts: list[str] = []
-        for _, _, s in drivers:
-            if s == "p_icp_pct":
-                share = 1 - norms[s][r] + 1 / frame.height  # accounts at or above
-                top = max(1, math.ceil(share * 100 - 1e-9))
-                if top <= 50:
-                    parts.append(f"in the top {top}% most likely to buy {target}")
-            elif s == "affinity":
-                parts.append(f"buys products often bought with {target}")
-            elif s == "als":
-                parts.append(f"looks like existing {target} customers")
-            else:
-                parts.append(f"expected {target} GP about {money(ev[r])}")
-        parts += [col[r] for col in icp if col[r]]
-        distinct = list(dict.fromkeys(parts))[:top_n]
-        out.append("; ".join(distinct) or f"fits the {target} buyer profile")
-    return pl.Series("reason", out, dtype=pl.String)
+        for k in range(len(active))
+    ]
+    ordered += [pl.col(c) for c in icp_cols]
+    names = [f"_part_{i}" for i in range(len(ordered))]
+    work = work.select(
+        *[
+            pl.when(e != "").then(e).alias(n)  # an empty reason is no reason
+            for e, n in zip(ordered, names, strict=True)
+        ]
+    )
+    # keep the first occurrence of each part, then the first top_n of those
+    firsts = []
+    for i, n in enumerate(names):
+        new = pl.col(n).is_not_null()
+        for prev in names[:i]:
+            new = new & (pl.col(n) != pl.col(prev)).fill_null(True)
+        firsts.append(new.alias(f"_new_{i}"))
+    work = work.with_columns(firsts)
+    shown: list[pl.Expr] = []
+    for i, n in enumerate(names):
+        rank = pl.sum_horizontal(
+            pl.lit(0, dtype=pl.Int32),
+            *[pl.col(f"_new_{j}").cast(pl.Int32) for j in range(i)],
+        )
+        shown.append(pl.when(pl.col(f"_new_{i}") & (rank < top_n)).then(pl.col(n)))
+    joined = (
+        pl.concat_str(shown, separator="; ", ignore_nulls=True)
+        if shown
+        else pl.lit(None, dtype=pl.String)
+    )
+    reason = (
+        pl.when(joined.fill_null("") == "")
+        .then(pl.lit(f"fits the {target} buyer profile"))
+        .otherwise(joined)
+    )
+    return work.select(reason.alias("reason"))["reason"]
 
 
 def rank_whitespace(
