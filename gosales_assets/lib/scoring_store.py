@@ -52,11 +52,16 @@ def latest_model(
 def read_matrix(
     con: duckdb.DuckDBPyConnection, cutoff: dt.date, target: str
 ) -> pl.DataFrame:
-    frame = con.execute(
-        "SELECT * EXCLUDE (cutoff, division) FROM features.feature_matrix "
-        "WHERE cutoff = ? AND division = ? ORDER BY customer_id",
-        [cutoff, target],
-    ).pl()
+    # sorted in polars on the key alone (an ORDER BY in DuckDB sorts every column)
+    frame = (
+        con.execute(
+            "SELECT * EXCLUDE (cutoff, division) FROM features.feature_matrix "
+            "WHERE cutoff = ? AND division = ?",
+            [cutoff, target],
+        )
+        .pl()
+        .sort("customer_id")
+    )
     if frame.height == 0:
         raise LookupError(
             f"no feature matrix at {cutoff}|{target}; materialize "
@@ -72,8 +77,14 @@ def _customers(con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> pl.DataFrame:
         SELECT d.customer_id, d.industry, d.region, r.rep
         FROM star.dim_customer d
         LEFT JOIN (
-            SELECT customer_id, arg_max(rep, (order_date, invoice_id, line_no)) AS rep
-            FROM star.fact_transactions WHERE cutoff = ? AND rep IS NOT NULL
+            -- the latest line: first its day (a cheap max), then the tie-break
+            SELECT customer_id, arg_max(rep, (invoice_id, line_no)) AS rep
+            FROM (
+                SELECT customer_id, rep, invoice_id, line_no, order_date,
+                       max(order_date) OVER (PARTITION BY customer_id) AS last_day
+                FROM star.fact_transactions WHERE cutoff = ? AND rep IS NOT NULL
+            )
+            WHERE order_date = last_day
             GROUP BY customer_id
         ) r ON r.customer_id = d.customer_id
         WHERE d.cutoff = ?
@@ -103,8 +114,12 @@ def score_partition(
     contributions = model.explain(
         matrix, top_n=EXPLAIN_TOP_N, method=settings.reasons_method
     )
+    firmographics = con.execute(
+        "SELECT customer_id, industry, region FROM star.dim_customer WHERE cutoff = ?",
+        [cutoff],
+    ).pl()
     values = matrix.join(
-        _customers(con, cutoff).select("customer_id", "industry", "region"),
+        firmographics,
         on="customer_id",
         how="left",
     )
@@ -186,11 +201,14 @@ def with_keys(frame: pl.DataFrame, cutoff: dt.date, target: str | None) -> pl.Da
 
 def read_ranked(con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> dict[str, Any]:
     """Every target's stored whitespace list at C (for the cross-division list)."""
-    frame = con.execute(
-        "SELECT * EXCLUDE (cutoff) FROM scoring.whitespace WHERE cutoff = ? "
-        "ORDER BY division, rank",
-        [cutoff],
-    ).pl()
+    frame = (
+        con.execute(
+            "SELECT * EXCLUDE (cutoff) FROM scoring.whitespace WHERE cutoff = ?",
+            [cutoff],
+        )
+        .pl()
+        .sort("division", "rank")
+    )
     return {
         str(t): part.drop("division")
         for (t,), part in frame.partition_by("division", as_dict=True).items()
