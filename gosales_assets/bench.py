@@ -18,8 +18,11 @@ Timings live here, never in timed unit tests.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import cProfile
+import ctypes
 import datetime as dt
+import gc
 import io
 import json
 import logging
@@ -280,6 +283,19 @@ def machine() -> dict[str, Any]:
     }
 
 
+def fresh_process_state() -> None:
+    """Before each measured run: release what an earlier run left in this process
+    (the feature-input cache, garbage, freed heap pages), so each run is measured as
+    the fresh run process it is in production, not on top of the previous one."""
+    from gosales_assets.lib.feature_store import release_cached_inputs
+
+    held = release_cached_inputs()
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    log.info("bench fresh process state released_cutoffs=%s", held)
+
+
 def summarize(runs: list[RunMeasure]) -> dict[str, Any]:
     """Totals of a run group, and per asset step: runs, seconds, CPU seconds, peak
     memory, rows in, rows out, rows out per second."""
@@ -503,6 +519,7 @@ def run_benchmark(
     details: dict[str, Any] = {}
     with Sampler() as sampler:
         for name, train in (("retraining", True), ("nightly", False)):
+            fresh_process_state()
             recorder = Recorder(sampler)
             recorder.start()
             summary = runner.run_pipeline(

@@ -220,3 +220,19 @@ def test_sorted_partition_write_equals_the_store_write(tmp_path):
         sum_b = partition_checksum(con, "features.t", part)
     assert got["customer_id"].to_list() == ["c1", "c2", "c3", "c4"]
     assert sum_a == sum_b
+
+
+def test_released_inputs_are_read_again(store, cfg, monkeypatch):  # type: ignore[no-untyped-def]
+    """What the benchmark does between its two runs: after the release, the next
+    matrix of a cutoff reads the star snapshot again, as a fresh process would."""
+    reads = _count_reads(monkeypatch)
+    c, target = CUTOFFS[0], TARGETS[0]
+    with store.connect() as con:
+        fs.build_matrix(con, str(store.path), c, target, cfg)
+        fs.build_matrix(con, str(store.path), c, target, cfg)
+    assert reads == [c]
+    assert fs.release_cached_inputs() == 1
+    assert fs.release_cached_inputs() == 0
+    with store.connect() as con:
+        fs.build_matrix(con, str(store.path), c, target, cfg)
+    assert reads == [c, c]

@@ -399,6 +399,14 @@ class _Inputs:
 _INPUTS: dict[str, OrderedDict[dt.date, _Inputs]] = {}
 
 
+def release_cached_inputs() -> int:
+    """Drop every cached matrix input of this process (a new run in a fresh process
+    starts without them); returns how many cutoffs were held."""
+    held = sum(len(entries) for entries in _INPUTS.values())
+    _INPUTS.clear()
+    return held
+
+
 def _sums(
     con: duckdb.DuckDBPyConnection, tables: dict[str, list[str]], cutoff: dt.date
 ) -> tuple[str, ...]:

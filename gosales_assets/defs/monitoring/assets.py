@@ -38,7 +38,7 @@ from gosales_assets.lib.monitoring import (
     drift_partition,
     write_drift,
 )
-from gosales_assets.lib.store import column_schema, partition_checksum
+from gosales_assets.lib.store import column_schema, count_rows, partition_checksum
 from gosales_assets.partitions import Partitions, keys_by_dimension
 from gosales_assets.resources.store import DuckDBStoreResource
 
@@ -133,6 +133,13 @@ def build_monitoring_assets(
             rows = write_drift(con, result)
             schema = column_schema(con, DRIFT_TABLE)
             checksum = partition_checksum(con, DRIFT_TABLE, part)
+            # the two feature matrices compared
+            rows_in = sum(
+                count_rows(
+                    con, "features.feature_matrix", {"cutoff": c, "division": target}
+                )
+                for c in {cutoff, result.reference_cutoff}
+            )
         statuses = result.status_counts()
         context.log.info(
             f"drift cutoff={cutoff} target={target} "
@@ -187,6 +194,7 @@ def build_monitoring_assets(
                     ),
                 },
                 partitioned=True,
+                rows_in=rows_in,
             ),
         )
         yield from selected_checks(context, outcomes)

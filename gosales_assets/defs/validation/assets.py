@@ -201,6 +201,7 @@ def build_validation_assets(
                     ),
                 },
                 partitioned=True,
+                rows_in=scores.height + labels.height,
             ),
         )
         yield from selected_checks(context, outcomes)
