@@ -233,7 +233,7 @@ class StoreConfig(Strict):
     ducklake: DuckLakeConfig = DuckLakeConfig()
     # DuckDB's memory limit per process and database (MB; null = DuckDB's default of
     # 80% of RAM); sorts, joins and aggregates spill to disk beyond it
-    memory_limit_mb: int | None = Field(default=2048, ge=64)
+    memory_limit_mb: int | None = Field(default=1536, ge=64)
 
 
 AlertSeverity = Literal["WARN", "ERROR"]
