@@ -18,9 +18,7 @@ Timings live here, never in timed unit tests.
 from __future__ import annotations
 
 import bisect
-import contextlib
 import cProfile
-import ctypes
 import datetime as dt
 import gc
 import io
@@ -288,11 +286,11 @@ def fresh_process_state() -> None:
     (the feature-input cache, garbage, freed heap pages), so each run is measured as
     the fresh run process it is in production, not on top of the previous one."""
     from gosales_assets.lib.feature_store import release_cached_inputs
+    from gosales_assets.runner import trim_heap
 
     held = release_cached_inputs()
     gc.collect()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    trim_heap()
     log.info("bench fresh process state released_cutoffs=%s", held)
 
 

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import datetime as dt
 import logging
 import os
@@ -95,12 +97,22 @@ def execute(
     key: str | None = None,
 ) -> Any:
     log.info("run job=%s partition=%s", job, key or "-")
-    return defs.resolve_job_def(job).execute_in_process(
+    result = defs.resolve_job_def(job).execute_in_process(
         instance=instance,
         partition_key=key,
         raise_on_error=False,
         run_config=_run_config(),
     )
+    trim_heap()
+    return result
+
+
+def trim_heap() -> None:
+    """Hand the C heap's free pages back to the OS (glibc ``malloc_trim``): runs in
+    one process one after another free large frames and arrays that the allocator
+    would otherwise keep resident. No-op where glibc is absent."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def run_pipeline(
@@ -203,6 +215,11 @@ def materialize(
             run(MODEL_JOB, f"{cutoff.isoformat()}|{target}")
         for job in SCORING_JOBS:
             run(job, f"{cutoff.isoformat()}|{target}")
+    # every matrix of this run is built: the cached inputs are no longer needed
+    from gosales_assets.lib.feature_store import release_cached_inputs
+
+    release_cached_inputs()
+    trim_heap()
     run(ACCOUNTS_JOB, cutoff.isoformat())
     from gosales_assets.defs.validation.sensors import (
         pending_forward_partitions,
