@@ -170,18 +170,26 @@ def write_base(
     return rows
 
 
-def read_base(
+def _base_build_info(
     con: duckdb.DuckDBPyConnection, cutoff: dt.date
-) -> tuple[FeatureResult, AlsResult]:
-    """The stored base and ALS results of ``cutoff`` (refused when missing)."""
+) -> tuple[Any, ...] | None:
+    """``(info, source_max_dates)`` of the stored base of ``cutoff``; None when it
+    was never built (or no feature has been built yet)."""
     try:
-        row = con.execute(
+        return con.execute(
             "SELECT info, source_max_dates FROM features.build_info "
             "WHERE cutoff = ? AND division = ?",
             [cutoff, BASE_DIVISION],
         ).fetchone()
     except duckdb.CatalogException:
-        row = None  # no feature has been built yet
+        return None
+
+
+def read_base(
+    con: duckdb.DuckDBPyConnection, cutoff: dt.date
+) -> tuple[FeatureResult, AlsResult]:
+    """The stored base and ALS results of ``cutoff`` (refused when missing)."""
+    row = _base_build_info(con, cutoff)
     if row is None:
         raise LookupError(
             f"no customer_base features at cutoff {cutoff}; materialize "
@@ -445,14 +453,7 @@ def _base_key(con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> tuple[Any, ...
         ],
     )
     tables = {t: [c for c in cols if c != "cutoff"] for t, cols in found.items()}
-    try:
-        info = con.execute(
-            "SELECT info, source_max_dates FROM features.build_info "
-            "WHERE cutoff = ? AND division = ?",
-            [cutoff, BASE_DIVISION],
-        ).fetchone()
-    except duckdb.CatalogException:
-        info = None  # no feature has been built yet
+    info = _base_build_info(con, cutoff)
     if info is None or not all(tables.values()):
         return (None,)
     return (*_sums(con, tables, cutoff), *info)
