@@ -493,6 +493,20 @@ def _read_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute("ROLLBACK")
 
 
+def _current_entry(
+    con: duckdb.DuckDBPyConnection, store_key: str, cutoff: dt.date
+) -> _Inputs:
+    """The cached inputs of ``cutoff`` if the stored ones are unchanged, else a new
+    entry with the stored base and ALS (``LookupError`` when missing). Call inside
+    :func:`_read_transaction`, with the reads that follow."""
+    key = (cutoff, _star_key(con, cutoff), _base_key(con, cutoff))
+    entry = _lookup(store_key, cutoff, key)
+    if entry is None:
+        base, als = read_base(con, cutoff)
+        entry = _Inputs(key, base, als)
+    return entry
+
+
 def matrix_inputs(
     con: duckdb.DuckDBPyConnection, store_key: str, cutoff: dt.date
 ) -> tuple[StarSnapshot, FeatureResult, AlsResult]:
@@ -500,11 +514,7 @@ def matrix_inputs(
     read when the stored inputs are unchanged (the caller's connection must not be in
     a transaction of its own)."""
     with _read_transaction(con):
-        key = (cutoff, _star_key(con, cutoff), _base_key(con, cutoff))
-        entry = _lookup(store_key, cutoff, key)
-        if entry is None:
-            base, als = read_base(con, cutoff)  # raises LookupError when missing
-            entry = _Inputs(key, base, als)
+        entry = _current_entry(con, store_key, cutoff)
         if entry.snap is None:
             entry.snap = read_snapshot(con, cutoff)
     _keep(store_key, cutoff, entry, 1)
@@ -549,11 +559,7 @@ def build_matrix(
     of a cutoff is made once per process and kept, compacted, for the next targets
     while the stored inputs are unchanged (:func:`cache_capacity` cutoffs)."""
     with _read_transaction(con):
-        key = (cutoff, _star_key(con, cutoff), _base_key(con, cutoff))
-        entry = _lookup(store_key, cutoff, key)
-        if entry is None:
-            base, als = read_base(con, cutoff)  # raises LookupError when missing
-            entry = _Inputs(key, base, als)
+        entry = _current_entry(con, store_key, cutoff)
         if entry.prep is None or entry.prep.features != cfg.features:
             entry.snap = None
             entry.prep = prepare(read_snapshot(con, cutoff), cfg).compact()
