@@ -25,6 +25,7 @@ from gosales_assets.lib.models.families import (
     TreeScorer,
     scorer_from_state,
 )
+from gosales_assets.lib.models.topk import top_k_columns
 
 FORMAT = "gosales-model"
 FORMAT_VERSION = 1
@@ -170,10 +171,10 @@ class TrainedModel:
             self.scorer.contributions(X, method) if usable and n else np.zeros((n, 0))
         )
         key = np.abs(contrib) if direction == "abs" else contrib
-        order = np.argsort(-key, axis=1, kind="stable") if usable and n else None
+        order = top_k_columns(key, top_n) if usable and n else None
         names = pl.Series(self.feature_names, dtype=pl.String)
         for i in range(top_n):
-            if order is None or i >= f:
+            if order is None or i >= order.shape[1]:
                 out[f"feature_{i + 1}"] = pl.Series([None] * n, dtype=pl.String)
                 out[f"contribution_{i + 1}"] = pl.Series([None] * n, dtype=pl.Float64)
                 continue
