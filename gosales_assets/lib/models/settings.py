@@ -79,7 +79,7 @@ class ModelingSettings:
     families: tuple[str, ...] = FAMILIES
     # xgboost grid and fixed parameters
     xgb_max_depth: tuple[int, ...] = (3, 4)
-    xgb_learning_rate: tuple[float, ...] = (0.15,)
+    xgb_learning_rate: tuple[float, ...] = (0.3,)
     xgb_min_child_weight: tuple[float, ...] = (5.0,)
     xgb_subsample: float = 0.8
     xgb_colsample_bytree: float = 0.8
