@@ -29,6 +29,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 
 from gosales_assets.lib.models.calibration import sigmoid
 from gosales_assets.lib.models.settings import ModelingSettings
+from gosales_assets.lib.models.treeshap import CompiledTrees, compile_trees
 
 
 def grid(settings: ModelingSettings) -> list[tuple[str, dict[str, Any]]]:
@@ -194,6 +195,9 @@ class TreeScorer:
     nthread: int = 1
     family: str = "xgboost"
     _booster: list[xgb.Booster] = field(default_factory=list, repr=False, compare=False)
+    _tables: list[CompiledTrees | None] = field(
+        default_factory=list, repr=False, compare=False
+    )
 
     def booster(self) -> xgb.Booster:
         if not self._booster:
@@ -211,12 +215,33 @@ class TreeScorer:
 
     def contributions(self, X: np.ndarray, method: str = "treeshap") -> np.ndarray:
         """Per-feature contributions to the log-odds, bias column dropped:
-        ``treeshap`` exact path-dependent TreeSHAP values; ``saabas`` each split's
-        change of the expected value along the row's own path (xgboost's
+        ``treeshap`` exact path-dependent TreeSHAP values (per-leaf tables,
+        :meth:`treeshap_tables`, else xgboost's ``pred_contribs``); ``saabas`` each
+        split's change of the expected value along the row's own path (xgboost's
         ``approx_contribs``; additive like SHAP, O(depth) instead of O(leaves x
         depth^2) per tree)."""
         if method not in EXPLAIN_METHODS:
             raise ValueError(f"unknown explanation method {method!r}")
+        if method == "treeshap":
+            tables = self.treeshap_tables()
+            if tables is not None:
+                return tables.contributions(X, self.nthread)
+        return self.xgboost_contributions(X, method)
+
+    def treeshap_tables(self) -> CompiledTrees | None:
+        """The booster's per-leaf TreeSHAP tables (``lib/models/treeshap.py``; the
+        same values as xgboost's exact TreeSHAP, several times faster on shallow
+        trees), compiled once; ``None`` for a model they do not cover."""
+        if not self._tables:
+            raw = self.booster().save_raw(raw_format="json")
+            self._tables.append(compile_trees(bytes(raw), self.n_trees))
+        return self._tables[0]
+
+    def xgboost_contributions(
+        self, X: np.ndarray, method: str = "treeshap"
+    ) -> np.ndarray:
+        """xgboost's own ``pred_contribs`` (exact, or Saabas with ``saabas``),
+        bias column dropped."""
         d = xgb.DMatrix(X, nthread=self.nthread)
         out = self.booster().predict(
             d,
