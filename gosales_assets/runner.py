@@ -160,6 +160,9 @@ def materialize(
 
     With ``train``, also every upstream partition the models need (star, features and
     labels at each training cutoff) and the model of every target at ``cutoff``.
+    Cutoff-major: every target's labels and matrix at one cutoff, then the next
+    cutoff (the cached feature inputs of one cutoff at a time), then per target its
+    model, scores and drift.
     ``cutoff=None`` picks the newest month-end covered by the ingested data. Last,
     ``forward_validation_job`` for every scored partition of the targets whose label
     window the data now covers and that has no forward metrics yet.
@@ -198,12 +201,18 @@ def materialize(
     targets = [t.strip() for t in divisions] or cfg.target_names
     plans = {t: training_plan(cfg, cutoff, t) if train else [] for t in targets}
     cutoffs = sorted({c for plan in plans.values() for c in plan} | {cutoff})
+    from gosales_assets.lib.feature_store import release_cached_inputs
+
+    # cutoff by cutoff: the star, the base and every target's labels and matrix at
+    # one cutoff, then that cutoff's cached feature inputs go (one cutoff's inputs
+    # in memory at a time, however many targets train on it)
     for c in cutoffs:
         for job in CUTOFF_JOBS:
             if not run(job, c.isoformat()):
                 return summary
-    for target in targets:
-        for c in [*plans[target], cutoff]:
+        for target in targets:
+            if c != cutoff and c not in plans[target]:
+                continue
             for job in DIVISION_JOBS:
                 censored = window_state(c, cfg.window_months(target), last)
                 if job == LABELS_JOB and censored is not None:
@@ -211,15 +220,13 @@ def materialize(
                     log.info("labels not run partition=%s|%s: %s", c, target, censored)
                     continue
                 run(job, f"{c.isoformat()}|{target}")
+        release_cached_inputs()
+        trim_heap()
+    for target in targets:
         if train:
             run(MODEL_JOB, f"{cutoff.isoformat()}|{target}")
         for job in SCORING_JOBS:
             run(job, f"{cutoff.isoformat()}|{target}")
-    # every matrix of this run is built: the cached inputs are no longer needed
-    from gosales_assets.lib.feature_store import release_cached_inputs
-
-    release_cached_inputs()
-    trim_heap()
     run(ACCOUNTS_JOB, cutoff.isoformat())
     from gosales_assets.defs.validation.sensors import (
         pending_forward_partitions,
