@@ -133,29 +133,37 @@ def test_a_row_moved_onto_the_cutoff_changes_features(tmp_path, cfg):
     assert changed == list(TARGETS)
 
 
-def test_matrix_inputs_cache_follows_the_store(tmp_path, cfg):
-    """Feature matrices of one cutoff reuse the snapshot in memory, but never after
-    the star partition or the base changed."""
-    from gosales_assets.lib.feature_store import matrix_inputs
+def test_matrix_cache_follows_the_store(tmp_path, cfg):
+    """Feature matrices of one cutoff reuse the prepared snapshot in memory, but never
+    after the star partition changed."""
+    from gosales_assets.lib import feature_store
+    from gosales_assets.lib.feature_store import build_matrix, release_cached_inputs
 
     raw = tmp_path / "raw"
     _sample(raw, cfg, customers=150, seed=8)
     batch = read_raw_folder(raw, cfg)
     store = Store(tmp_path / "s.duckdb")
     key = str(store.path)
+    target = cfg.target_names[0]
+    release_cached_inputs()
     with store.transaction() as con:
         write_raw(con, raw_frames(batch), batch.report)
         build_star(con, cfg, C)
         snap = read_snapshot(con, C)
         base = build_customer_base(snap, cfg)
         write_base(con, C, base, build_als(snap, cfg, base=base))
-        first = matrix_inputs(con, key, C)
-        assert matrix_inputs(con, key, C)[0] is first[0]  # reused
+        first, _ = build_matrix(con, key, C, target, cfg)
+        prep = feature_store._INPUTS[key][C].prep
+        again, _ = build_matrix(con, key, C, target, cfg)
+        assert feature_store._INPUTS[key][C].prep is prep  # reused
+        assert again.frame.equals(first.frame)
+        # the target's own purchases go: its target-scope features must change
         con.execute(
-            "DELETE FROM star.fact_transactions WHERE cutoff = ? AND invoice_id IN "
-            "(SELECT invoice_id FROM star.fact_transactions WHERE cutoff = ? LIMIT 1)",
-            [C, C],
+            "DELETE FROM star.fact_transactions WHERE cutoff = ? AND "
+            "list_contains(?, sku)",
+            [C, sorted(cfg.target_skus(target))],
         )
-        fresh = matrix_inputs(con, key, C)
-    assert fresh[0] is not first[0]
-    assert fresh[0].fact.height < first[0].fact.height
+        fresh, _ = build_matrix(con, key, C, target, cfg)
+        assert feature_store._INPUTS[key][C].prep is not prep  # read again
+    assert not fresh.frame.equals(first.frame)
+    release_cached_inputs()

@@ -395,7 +395,6 @@ class _Inputs:
     key: tuple[Any, ...]
     base: FeatureResult  # as stored (read back), without a preparation
     als: AlsResult
-    snap: StarSnapshot | None = None  # kept for :func:`matrix_inputs` callers only
     prep: Prepared | None = None  # compacted, for :func:`build_matrix`
 
 
@@ -507,20 +506,6 @@ def _current_entry(
     return entry
 
 
-def matrix_inputs(
-    con: duckdb.DuckDBPyConnection, store_key: str, cutoff: dt.date
-) -> tuple[StarSnapshot, FeatureResult, AlsResult]:
-    """Snapshot, base and ALS of ``cutoff`` as stored, reusing this process's previous
-    read when the stored inputs are unchanged (the caller's connection must not be in
-    a transaction of its own)."""
-    with _read_transaction(con):
-        entry = _current_entry(con, store_key, cutoff)
-        if entry.snap is None:
-            entry.snap = read_snapshot(con, cutoff)
-    _keep(store_key, cutoff, entry, 1)
-    return entry.snap, entry.base, entry.als
-
-
 def remember_base(
     con: duckdb.DuckDBPyConnection,
     store_key: str,
@@ -561,7 +546,6 @@ def build_matrix(
     with _read_transaction(con):
         entry = _current_entry(con, store_key, cutoff)
         if entry.prep is None or entry.prep.features != cfg.features:
-            entry.snap = None
             entry.prep = prepare(read_snapshot(con, cutoff), cfg).compact()
     _keep(store_key, cutoff, entry, cache_capacity(cfg))
     result = target_features_from(entry.prep, entry.base, entry.als, target, cfg)
