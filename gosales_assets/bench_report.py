@@ -277,9 +277,22 @@ def growth(data: dict[str, Any]) -> dict[str, Any] | None:
             else None
         ),
         "max_ratio": MAX_GROWTH,
+        "commits": {
+            GROWTH_FROM: _commit_label(m),
+            GROWTH_TO: _commit_label(big),
+        },
         "figures": rows,
         "missed": [r["figure"] for r in rows if not r["met"]],
     }
+
+
+def _commit_label(scale: dict[str, Any]) -> str | None:
+    """The commit a scale was measured at, ``+dirty`` when the tree had changes."""
+    machine = scale.get("machine") or {}
+    commit = machine.get("commit")
+    if not commit:
+        return None
+    return f"{commit}+dirty" if machine.get("uncommitted_changes") else str(commit)
 
 
 def plot(data: dict[str, Any], path: Path) -> Path | None:
@@ -488,6 +501,7 @@ def markdown(data: dict[str, Any]) -> str:
             f"No figure may grow faster than x{grown['max_ratio']:g}. Figures below "
             f"{GROWTH_FLOOR['wall_s']:g} s or {GROWTH_FLOOR['peak_rss_mb']:g} MiB at "
             f"{grown['from']} are listed, not judged.",
+            *_commit_note(grown),
             "",
             f"| figure | {grown['from']} | {grown['to']} | ratio | verdict |",
             "|---|---|---|---|---|",
@@ -506,3 +520,20 @@ def markdown(data: dict[str, Any]) -> str:
                 f"x{_f(row['ratio'], 2)} | {verdict} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _commit_note(grown: dict[str, Any]) -> list[str]:
+    """A warning when the two scales were measured at different commits: their
+    ratios then mix the change of the code with the growth of the data."""
+    commits = grown.get("commits") or {}
+    a, b = commits.get(grown["from"]), commits.get(grown["to"])
+    if a == b and a is not None:
+        return []
+    short = {k: (str(v)[:12] if v else "unknown") for k, v in commits.items()}
+    return [
+        "",
+        f"**{grown['from']} and {grown['to']} were measured at different commits** "
+        f"({grown['from']} at `{short.get(grown['from'])}`, {grown['to']} at "
+        f"`{short.get(grown['to'])}`): a ratio mixes the change of the code with "
+        "the growth of the data.",
+    ]

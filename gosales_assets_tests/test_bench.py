@@ -144,6 +144,19 @@ def test_reports_merge_scales_grow_and_are_complete(tmp_path: Path):
     assert f"]({PLOT_FILE})" in text
     assert (tmp_path / PLOT_FILE).read_bytes()[:4] == b"\x89PNG"
     assert markdown({"scales": {}}).startswith("# Benchmark")
+    assert "measured at different commits" not in text  # one commit for both
+
+
+def test_growth_warns_when_scales_ran_at_different_commits(tmp_path: Path):
+    write_reports(_result("M", 100_000, 100.0, 1000.0), tmp_path)
+    later = _result("L", 500_000, 400.0, 3000.0)
+    later["machine"] = {**later["machine"], "commit": "f" * 40}
+    data = write_reports(later, tmp_path)
+    assert data["growth"]["commits"]["L"] == "f" * 40
+    assert data["growth"]["commits"]["M"] != "f" * 40
+    text = (tmp_path / "benchmark.md").read_text()
+    assert "**M and L were measured at different commits**" in text
+    assert "L at `ffffffffffff`" in text
 
 
 def test_completeness_check_names_what_is_missing():
