@@ -260,6 +260,9 @@ def test_outcomes_name_the_offending_features_top_by_psi():
     assert err.metadata["offending_count"] == 2
     assert out["feature_ks"].passed and out["feature_ks_error"].passed
     assert not out["score_psi"].passed and out["score_psi"].severity == "ERROR"
+    # failed drift ERRORs alert but never block the write
+    assert not err.blocks and not out["score_psi"].blocks
+    assert out["drift_values_valid"].blocking
     assert not out["prevalence_drift"].passed
     cal = out["calibration_drift"]
     assert cal.passed and cal.metadata["note"] == "no labelled scores yet"

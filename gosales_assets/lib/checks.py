@@ -19,10 +19,12 @@ class CheckOutcome:
     severity: Severity
     description: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    blocking: bool = True  # False: an ERROR that alerts but never stops the write
 
     @property
     def blocks(self) -> bool:
-        return not self.passed and self.severity == "ERROR"
+        """Failed, ERROR and blocking: the write must not happen."""
+        return not self.passed and self.severity == "ERROR" and self.blocking
 
 
 class BlockingCheckError(RuntimeError):
