@@ -269,3 +269,16 @@ def test_elastic_net_matches_sklearn_saga(C: float) -> None:
     assert np.abs(coef - ref.coef_[0]).max() < 1e-6
     assert abs(intercept - ref.intercept_[0]) < 1e-6
     assert np.array_equal(coef == 0, ref.coef_[0] == 0)
+
+
+def test_undefined_metrics_are_named_not_shown_as_nan():
+    from gosales_assets.lib.models.card import metric_metadata
+
+    metrics = {"auc": 0.5, "lift@10": float("nan"), "rows": 40, "note": "x"}
+    meta = metric_metadata(metrics, is_fallback=True)
+    assert meta["oot_auc"] == 0.5 and meta["oot_rows"] == 40.0
+    assert "oot_lift@10" not in meta and "oot_note" not in meta
+    assert meta["oot_undefined"] == (
+        "lift@10: a fallback model gives every account the same score"
+    )
+    assert "oot_undefined" not in metric_metadata({"auc": 0.7}, is_fallback=False)

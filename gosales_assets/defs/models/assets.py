@@ -32,6 +32,7 @@ from gosales_assets.lib.model_store import (
     write_registry,
 )
 from gosales_assets.lib.models import matplotlib_available, train_model
+from gosales_assets.lib.models.card import metric_metadata
 from gosales_assets.lib.store import column_schema, count_rows
 from gosales_assets.lib.timeutil import window_end
 from gosales_assets.partitions import Partitions, keys_by_dimension, training_plan
@@ -204,11 +205,7 @@ def build_model_assets(
                     "fallback_reason": model.fallback_reason or "",
                     "training_partitions": [f"{c}|{target}" for c in plan],
                     "validation_partition": f"{plan[-1]}|{target}",
-                    **{
-                        f"oot_{k}": float(v)
-                        for k, v in sorted(m.items())
-                        if isinstance(v, int | float)
-                    },
+                    **metric_metadata(m, model.is_fallback),
                     "artifact": str(stored["artifact_dir"]),
                     "model_card": dg.MetadataValue.md(
                         (stored["report_dir"] / "model_card.md").read_text()

@@ -115,6 +115,30 @@ def model_card(model: TrainedModel, target: str, cutoff: dt.date) -> dict[str, A
     return _clean(card)
 
 
+def metric_metadata(metrics: dict[str, Any], is_fallback: bool) -> dict[str, Any]:
+    """``oot_<metric>`` for every defined out-of-time metric; the undefined ones (NaN:
+    a constant score ranks no account above another, or the validation cutoff holds
+    one class only) are named, with why, under ``oot_undefined`` instead of showing
+    as NaN."""
+    out: dict[str, Any] = {}
+    undefined: list[str] = []
+    for name, value in sorted(metrics.items()):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if math.isfinite(float(value)):
+            out[f"oot_{name}"] = float(value)
+        else:
+            undefined.append(name)
+    if undefined:
+        why = (
+            "a fallback model gives every account the same score"
+            if is_fallback
+            else "not defined on the validation cutoff's rows"
+        )
+        out["oot_undefined"] = f"{', '.join(undefined)}: {why}"
+    return out
+
+
 def _fmt(v: Any, digits: int = 4) -> str:
     if v is None:
         return "n/a"
