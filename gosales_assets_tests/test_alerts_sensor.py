@@ -21,8 +21,8 @@ from gosales_assets.defs.alerts.sensors import (
     run_partition,
 )
 from gosales_assets.defs.common import gate, selected_checks
-from gosales_assets.lib import alerts as alerts_lib
 from gosales_assets.lib.alerts import RecordingNotifier
+from gosales_assets.lib.alerts import channels as alert_channels
 from gosales_assets.lib.checks import CheckOutcome
 
 # Which checks fail, per partition; tests edit it between materializations.
@@ -253,7 +253,7 @@ def test_webhook_delivery_through_the_sensor(tmp_path, monkeypatch):
         calls.append({"url": url, "json": json.loads(body), "timeout": timeout})
         return 200
 
-    monkeypatch.setattr(alerts_lib, "urllib_post", fake_post)
+    monkeypatch.setattr(alert_channels, "urllib_post", fake_post)
     monkeypatch.setenv("TEST_SLACK_HOOK", "https://hooks.example.invalid/T/B/X")
     monkeypatch.delenv("TEST_TEAMS_HOOK", raising=False)
     FAILING["p1"] = {"quality"}
