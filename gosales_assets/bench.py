@@ -285,7 +285,7 @@ def fresh_process_state() -> None:
     """Before each measured run: release what an earlier run left in this process
     (the feature-input cache, garbage, freed heap pages), so each run is measured as
     the fresh run process it is in production, not on top of the previous one."""
-    from gosales_assets.lib.feature_store import release_cached_inputs
+    from gosales_assets.lib.feature_cache import release_cached_inputs
     from gosales_assets.runner import trim_heap
 
     held = release_cached_inputs()

@@ -201,7 +201,7 @@ def materialize(
     targets = [t.strip() for t in divisions] or cfg.target_names
     plans = {t: training_plan(cfg, cutoff, t) if train else [] for t in targets}
     cutoffs = sorted({c for plan in plans.values() for c in plan} | {cutoff})
-    from gosales_assets.lib.feature_store import release_cached_inputs
+    from gosales_assets.lib.feature_cache import release_cached_inputs
 
     # cutoff by cutoff: the star, the base and every target's labels and matrix at
     # one cutoff, then that cutoff's cached feature inputs go (one cutoff's inputs

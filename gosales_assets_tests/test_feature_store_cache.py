@@ -1,4 +1,4 @@
-"""The feature-matrix path of the store (``feature_store.build_matrix``): it reuses a
+"""The feature-matrix path of the store (``feature_cache.build_matrix``): it reuses a
 cutoff's compacted preparation across targets and cutoffs, never after the stored
 inputs changed, and writes exactly what the engine computes from a fresh read."""
 
@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from gosales_assets.config import GosalesConfig
+from gosales_assets.lib import feature_cache as fc
 from gosales_assets.lib import feature_store as fs
 from gosales_assets.lib.features import (
     build_als,
@@ -55,7 +56,7 @@ def store(tmp_path: Path, cfg: GosalesConfig) -> Store:
 
 @pytest.fixture(autouse=True)
 def _empty_cache() -> None:
-    fs._INPUTS.clear()
+    fc._INPUTS.clear()
 
 
 def _fresh(s: Store, cfg: GosalesConfig, c: dt.date, target: str) -> pl.DataFrame:
@@ -73,7 +74,7 @@ def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[dt.date]:
         reads.append(cutoff)
         return real(con, cutoff)
 
-    monkeypatch.setattr(fs, "read_snapshot", counting)
+    monkeypatch.setattr(fc, "read_snapshot", counting)
     return reads
 
 
@@ -84,11 +85,11 @@ def test_matrices_reuse_each_cutoff_and_equal_a_fresh_build(store, cfg, monkeypa
     for t in TARGETS:  # the retraining order: every cutoff of one target, then next
         for c in CUTOFFS:
             with store.connect() as con:
-                result, als = fs.build_matrix(con, key, c, t, cfg)
+                result, als = fc.build_matrix(con, key, c, t, cfg)
             assert result.frame.equals(expected[(c, t)]), (c, t)
             assert result.prepared is None and als.info["cutoff"] == c.isoformat()
     assert reads == list(CUTOFFS)  # one snapshot read per cutoff, not per partition
-    kept = fs._INPUTS[key]
+    kept = fc._INPUTS[key]
     assert list(kept) == list(CUTOFFS)
     assert all(e.prep.compacted for e in kept.values())
 
@@ -97,7 +98,7 @@ def test_a_changed_star_partition_is_read_again(store, cfg, monkeypatch):
     c = CUTOFFS[1]
     key = str(store.path)
     with store.connect() as con:
-        fs.build_matrix(con, key, c, "Solidworks", cfg)
+        fc.build_matrix(con, key, c, "Solidworks", cfg)
     with store.transaction() as con:  # a star rebuild that drops one invoice
         con.execute(
             "DELETE FROM star.fact_transactions WHERE cutoff = ? AND invoice_id = "
@@ -107,7 +108,7 @@ def test_a_changed_star_partition_is_read_again(store, cfg, monkeypatch):
     expected = _fresh(store, cfg, c, "Solidworks")
     reads = _count_reads(monkeypatch)
     with store.connect() as con:
-        result, _ = fs.build_matrix(con, key, c, "Solidworks", cfg)
+        result, _ = fc.build_matrix(con, key, c, "Solidworks", cfg)
     assert reads == [c]
     assert result.frame.equals(expected)
 
@@ -116,23 +117,23 @@ def test_a_changed_base_is_read_again(store, cfg):
     c = CUTOFFS[1]
     key = str(store.path)
     with store.connect() as con:
-        fs.build_matrix(con, key, c, "Solidworks", cfg)
+        fc.build_matrix(con, key, c, "Solidworks", cfg)
     with store.transaction() as con:
         con.execute(
             "UPDATE features.customer_base SET has_history = 0 WHERE cutoff = ?", [c]
         )
     with store.connect() as con:
-        result, _ = fs.build_matrix(con, key, c, "Solidworks", cfg)
+        result, _ = fc.build_matrix(con, key, c, "Solidworks", cfg)
     assert result.frame["has_history"].sum() == 0
 
 
 def test_the_cache_keeps_at_most_its_capacity(store, cfg, monkeypatch):
-    monkeypatch.setattr(fs, "cache_capacity", lambda _cfg: 1)
+    monkeypatch.setattr(fc, "cache_capacity", lambda _cfg: 1)
     key = str(store.path)
     for c in CUTOFFS:
         with store.connect() as con:
-            fs.build_matrix(con, key, c, "Printers", cfg)
-    assert list(fs._INPUTS[key]) == [CUTOFFS[1]]
+            fc.build_matrix(con, key, c, "Printers", cfg)
+    assert list(fc._INPUTS[key]) == [CUTOFFS[1]]
 
 
 def test_the_base_step_seeds_the_matrices(store, cfg, monkeypatch):
@@ -141,20 +142,20 @@ def test_the_base_step_seeds_the_matrices(store, cfg, monkeypatch):
     c = CUTOFFS[0]
     key = str(store.path)
     with store.connect() as con:
-        snap, star_key = fs.read_snapshot_keyed(con, c)
-        fs.remember_base(con, key, c, star_key, prepare(snap, cfg), cfg)
+        snap, star_key = fc.read_snapshot_keyed(con, c)
+        fc.remember_base(con, key, c, star_key, prepare(snap, cfg), cfg)
     expected = {t: _fresh(store, cfg, c, t) for t in TARGETS}
     reads = _count_reads(monkeypatch)
     for t in TARGETS:
         with store.connect() as con:
-            result, _ = fs.build_matrix(con, key, c, t, cfg)
+            result, _ = fc.build_matrix(con, key, c, t, cfg)
         assert result.frame.equals(expected[t])
     assert reads == []
 
 
 def test_missing_base_is_refused(store, cfg):
     with store.connect() as con, pytest.raises(LookupError, match="customer_base"):
-        fs.build_matrix(con, str(store.path), dt.date(2023, 3, 31), "Printers", cfg)
+        fc.build_matrix(con, str(store.path), dt.date(2023, 3, 31), "Printers", cfg)
 
 
 def test_compacted_preparation_gives_the_same_target_features(store, cfg):
@@ -228,11 +229,11 @@ def test_released_inputs_are_read_again(store, cfg, monkeypatch):  # type: ignor
     reads = _count_reads(monkeypatch)
     c, target = CUTOFFS[0], TARGETS[0]
     with store.connect() as con:
-        fs.build_matrix(con, str(store.path), c, target, cfg)
-        fs.build_matrix(con, str(store.path), c, target, cfg)
+        fc.build_matrix(con, str(store.path), c, target, cfg)
+        fc.build_matrix(con, str(store.path), c, target, cfg)
     assert reads == [c]
-    assert fs.release_cached_inputs() == 1
-    assert fs.release_cached_inputs() == 0
+    assert fc.release_cached_inputs() == 1
+    assert fc.release_cached_inputs() == 0
     with store.connect() as con:
-        fs.build_matrix(con, str(store.path), c, target, cfg)
+        fc.build_matrix(con, str(store.path), c, target, cfg)
     assert reads == [c, c]

@@ -136,8 +136,8 @@ def test_a_row_moved_onto_the_cutoff_changes_features(tmp_path, cfg):
 def test_matrix_cache_follows_the_store(tmp_path, cfg):
     """Feature matrices of one cutoff reuse the prepared snapshot in memory, but never
     after the star partition changed."""
-    from gosales_assets.lib import feature_store
-    from gosales_assets.lib.feature_store import build_matrix, release_cached_inputs
+    from gosales_assets.lib import feature_cache
+    from gosales_assets.lib.feature_cache import build_matrix, release_cached_inputs
 
     raw = tmp_path / "raw"
     _sample(raw, cfg, customers=150, seed=8)
@@ -153,9 +153,9 @@ def test_matrix_cache_follows_the_store(tmp_path, cfg):
         base = build_customer_base(snap, cfg)
         write_base(con, C, base, build_als(snap, cfg, base=base))
         first, _ = build_matrix(con, key, C, target, cfg)
-        prep = feature_store._INPUTS[key][C].prep
+        prep = feature_cache._INPUTS[key][C].prep
         again, _ = build_matrix(con, key, C, target, cfg)
-        assert feature_store._INPUTS[key][C].prep is prep  # reused
+        assert feature_cache._INPUTS[key][C].prep is prep  # reused
         assert again.frame.equals(first.frame)
         # the target's own purchases go: its target-scope features must change
         con.execute(
@@ -164,6 +164,6 @@ def test_matrix_cache_follows_the_store(tmp_path, cfg):
             [C, sorted(cfg.target_skus(target))],
         )
         fresh, _ = build_matrix(con, key, C, target, cfg)
-        assert feature_store._INPUTS[key][C].prep is not prep  # read again
+        assert feature_cache._INPUTS[key][C].prep is not prep  # read again
     assert not fresh.frame.equals(first.frame)
     release_cached_inputs()

@@ -23,13 +23,15 @@ from gosales_assets.defs.common import (
     table_metadata,
 )
 from gosales_assets.lib.checks import CheckOutcome
-from gosales_assets.lib.feature_store import (
-    FEATURE_CHECKS,
+from gosales_assets.lib.feature_cache import (
     build_matrix,
-    expected_columns,
-    feature_checks,
     read_snapshot_keyed,
     remember_base,
+)
+from gosales_assets.lib.feature_store import (
+    FEATURE_CHECKS,
+    expected_columns,
+    feature_checks,
     stats_summary,
     write_base,
     write_catalog,
