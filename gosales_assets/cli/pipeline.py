@@ -1,69 +1,15 @@
-"""The ``gosales`` command: sample data, pipeline runs without the UI, summaries."""
+"""``gosales generate | run | bench | audit``: sample data, pipeline runs without
+the UI, the benchmark and the leakage audit."""
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from gosales_assets.config import ConfigError, GosalesConfig, load_config
-
-log = logging.getLogger("gosales.cli")
-
-
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
-        datefmt="%Y-%m-%dT%H:%M:%S",
-        stream=sys.stderr,
-        force=True,
-    )
-    for noisy in ("alembic", "dagster"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
-
-
-def _date(ctx: click.Context, param: click.Parameter, value: Any) -> dt.date | None:
-    if value is None or value == "latest":
-        return None
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a date in YYYY-MM-DD form"
-        ) from None
-
-
-def _config(ctx: click.Context) -> GosalesConfig:
-    cfg = ctx.obj.get("cfg")
-    if cfg is None:
-        try:
-            cfg = load_config(ctx.obj.get("config_path"))
-        except ConfigError as err:
-            raise click.ClickException(str(err)) from None
-        ctx.obj["cfg"] = cfg
-    return cfg
-
-
-@click.group()
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Configuration YAML (default: $GOSALES_CONFIG or config/gosales.yaml).",
-)
-@click.option("--verbose", is_flag=True, help="Log debug messages.")
-@click.pass_context
-def main(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
-    """GoSales Assets: leakage-safe cross-sell and whitespace analytics."""
-    _setup_logging(verbose)
-    ctx.ensure_object(dict)
-    ctx.obj["config_path"] = config_path
+from gosales_assets.cli.analyst import print_summary
+from gosales_assets.cli.app import context_config, log, main, parse_date
 
 
 @main.command()
@@ -79,8 +25,8 @@ def main(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
     default=None,
     help="Number of customers (default: sample_data.customers).",
 )
-@click.option("--start", callback=_date, help="First order date, YYYY-MM-DD.")
-@click.option("--end", callback=_date, help="Last order date, YYYY-MM-DD.")
+@click.option("--start", callback=parse_date, help="First order date, YYYY-MM-DD.")
+@click.option("--end", callback=parse_date, help="Last order date, YYYY-MM-DD.")
 @click.option(
     "--seed", type=int, default=None, help="Random seed (default from config)."
 )
@@ -131,7 +77,7 @@ def generate(
     from gosales_assets.sample_data import generate as run_generate
     from gosales_assets.sample_data.shift import SpendShift, parse_shift
 
-    cfg = _config(ctx)
+    cfg = context_config(ctx)
     sd = cfg.sample_data
     try:
         shifts = (
@@ -170,7 +116,7 @@ def generate(
     "--cutoff",
     default="latest",
     show_default=True,
-    callback=_date,
+    callback=parse_date,
     help="Cutoff date YYYY-MM-DD, or 'latest' for the newest month-end in the data.",
 )
 @click.option(
@@ -200,7 +146,7 @@ def run(
     """Materialize everything that exists for a cutoff, through the Dagster instance."""
     from gosales_assets.runner import run_pipeline
 
-    cfg = _config(ctx)
+    cfg = context_config(ctx)
     for name in divisions:
         if name.strip() not in cfg.target_names:
             raise click.BadParameter(
@@ -227,29 +173,7 @@ def run(
             "a run failed; see the messages above, or open the run in the Dagster UI "
             "(make dev)"
         )
-    _print_summary(cfg, summary.cutoff)
-
-
-@main.command()
-@click.option(
-    "--cutoff",
-    default="latest",
-    show_default=True,
-    callback=_date,
-    help="Cutoff date YYYY-MM-DD, or 'latest' for the newest materialized cutoff.",
-)
-@click.option(
-    "--live",
-    is_flag=True,
-    help="Read the live store instead of the published analyst copy (a running "
-    "pipeline may have to wait for this read).",
-)
-@click.pass_context
-def summary(ctx: click.Context, cutoff: dt.date | None, live: bool) -> None:
-    """Print a short summary of the curated store at a cutoff (the published copy
-    when there is one)."""
-    cfg = _config(ctx)
-    _print_summary(cfg, cutoff, live)
+    print_summary(cfg, summary.cutoff)
 
 
 @main.command()
@@ -308,7 +232,7 @@ def bench(
 
     from gosales_assets.bench import check_report, run_benchmark
 
-    cfg = _config(ctx)
+    cfg = context_config(ctx)
     result = run_benchmark(
         scale,
         workdir or cfg.paths.home / "bench",
@@ -348,52 +272,7 @@ def bench(
     "--cutoff",
     default="latest",
     show_default=True,
-    callback=_date,
-    help="Cutoff date YYYY-MM-DD, or 'latest' for the newest scored cutoff.",
-)
-@click.option("--division", default=None, help="Only this target (default: all).")
-@click.option(
-    "--n",
-    "limit",
-    type=click.IntRange(min=1),
-    default=20,
-    show_default=True,
-    help="How many opportunities to print.",
-)
-@click.option(
-    "--live",
-    is_flag=True,
-    help="Read the live store instead of the published analyst copy (a running "
-    "pipeline may have to wait for this read).",
-)
-@click.pass_context
-def top(
-    ctx: click.Context,
-    cutoff: dt.date | None,
-    division: str | None,
-    limit: int,
-    live: bool,
-) -> None:
-    """Print the best whitespace opportunities with their reasons (from the published
-    copy when there is one)."""
-    from gosales_assets.lib.summary import top_opportunities
-
-    cfg = _config(ctx)
-    if division is not None and division.strip() not in cfg.target_names:
-        raise click.BadParameter(
-            f"unknown target {division!r}; known: {', '.join(cfg.target_names)}",
-            param_hint="--division",
-        )
-    store = _reading_store(cfg, live)
-    click.echo(top_opportunities(cfg, cutoff, division, limit, store))
-
-
-@main.command()
-@click.option(
-    "--cutoff",
-    default="latest",
-    show_default=True,
-    callback=_date,
+    callback=parse_date,
     help="Cutoff date YYYY-MM-DD, or 'latest': the newest month-end in the raw data.",
 )
 @click.option(
@@ -431,7 +310,7 @@ def audit(
     from gosales_assets.lib.audit import CHECKS, run_audit, write_report
     from gosales_assets.lib.ingest import RawInputError
 
-    cfg = _config(ctx)
+    cfg = context_config(ctx)
     for name in divisions:
         if name.strip() not in cfg.target_names:
             raise click.BadParameter(
@@ -467,88 +346,3 @@ def audit(
         raise click.ClickException(
             "the audit FAILED: a leakage control did not hold (details in the report)"
         )
-
-
-def _print_summary(
-    cfg: GosalesConfig, cutoff: dt.date | None, live: bool = False
-) -> None:
-    from gosales_assets.lib.summary import store_summary
-
-    click.echo(store_summary(cfg, cutoff, _reading_store(cfg, live)))
-
-
-def _reading_store(cfg: GosalesConfig, live: bool) -> Any:
-    """The published analyst copy when it exists (unless ``live``), else the store."""
-    from gosales_assets.lib.store import Store
-
-    if not live and cfg.published_path.is_file():
-        return Store(cfg.published_path, cfg.ingest.lock_timeout_seconds)
-    _require_store(cfg)
-    return Store.from_config(cfg)
-
-
-def _require_store(cfg: GosalesConfig) -> None:
-    from gosales_assets.lib.store import Store
-
-    store = Store.from_config(cfg)
-    if not store.exists():
-        raise click.ClickException(
-            f"no curated store at {store.location}; run `gosales run` first"
-        )
-
-
-@main.group()
-def alerts() -> None:
-    """Alerts from failed checks and runs (docs/runbook.md): list, ack, resolve."""
-
-
-def _alert_log(ctx: click.Context) -> Any:
-    from gosales_assets.lib.alerts import JsonlNotifier
-
-    return JsonlNotifier(_config(ctx).alert_log_path)
-
-
-@alerts.command("list")
-@click.option("--all", "include_acked", is_flag=True, help="Include acknowledged ones.")
-@click.pass_context
-def alerts_list(ctx: click.Context, include_acked: bool) -> None:
-    """Print the open alerts, most severe and oldest first, with their dedup keys."""
-    from gosales_assets.lib.alerts import format_open_alerts
-
-    log_ = _alert_log(ctx)
-    click.echo(f"alert log: {log_.path}")
-    click.echo(format_open_alerts(log_.open_alerts(), include_acked))
-
-
-@alerts.command("ack")
-@click.argument("key")
-@click.option("--by", default=None, help="Who acknowledges it (default: $USER).")
-@click.option("--note", default="", help="Why, or what is being done about it.")
-@click.pass_context
-def alerts_ack(ctx: click.Context, key: str, by: str | None, note: str) -> None:
-    """Acknowledge the open alert KEY (hidden from `alerts list` until it escalates)."""
-    import getpass
-
-    who = by or getpass.getuser()
-    if not _alert_log(ctx).ack(key, by=who, note=note):
-        raise click.ClickException(
-            f"no open alert {key!r}; `gosales alerts list --all` shows the open keys"
-        )
-    click.echo(f"acknowledged {key} (by {who})")
-
-
-@alerts.command("resolve")
-@click.argument("key")
-@click.option("--note", default="", help="Why it is closed by hand.")
-@click.pass_context
-def alerts_resolve(ctx: click.Context, key: str, note: str) -> None:
-    """Close the open alert KEY by hand; its next failure alerts again."""
-    if not _alert_log(ctx).resolve(key, note=note):
-        raise click.ClickException(
-            f"no open alert {key!r}; `gosales alerts list --all` shows the open keys"
-        )
-    click.echo(f"resolved {key}")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
