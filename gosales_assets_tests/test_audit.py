@@ -125,7 +125,8 @@ def _peeking(real):
 def test_a_feature_that_peeks_past_the_cutoff_fails_the_audit(
     runner, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(lib.audit, "read_snapshot", _peeking(lib.audit.read_snapshot))
+    stores = lib.audit.stores  # where the audit reads snapshots
+    monkeypatch.setattr(stores, "read_snapshot", _peeking(stores.read_snapshot))
     result = runner.invoke(
         main,
         ["audit", "--cutoff", C, "--division", "Printers", "--check", "truncation"],
