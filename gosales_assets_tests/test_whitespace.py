@@ -376,7 +376,7 @@ def _reasons_row_by_row(
     """The reason rule spelled out one account at a time."""
     from gosales_assets.lib.whitespace.rank import DRIVER_MIN_NORM, SIGNAL_COLUMNS
     from gosales_assets.lib.whitespace.settings import SIGNALS
-    from gosales_assets.lib.whitespace.templates import money
+    from gosales_assets.lib.whitespace.formatting import money
 
     out = []
     for r in frame.iter_rows(named=True):

@@ -10,8 +10,7 @@ import polars as pl
 import pytest
 
 from gosales_assets.lib.whitespace import reason_text
-from gosales_assets.lib.whitespace.templates import (
-    _ENTRIES,
+from gosales_assets.lib.whitespace.formatting import (
     days_ago_text,
     duration_text,
     employees,
@@ -22,6 +21,7 @@ from gosales_assets.lib.whitespace.templates import (
     pct_text,
     round_even,
 )
+from gosales_assets.lib.whitespace.templates import _ENTRIES
 
 T = "Printers"
 

@@ -17,6 +17,7 @@ from gosales_assets.lib.whitespace.eligibility import (
     apply_eligibility,
     cooldown_dates,
 )
+from gosales_assets.lib.whitespace.formatting import money
 from gosales_assets.lib.whitespace.settings import SIGNALS, WhitespaceSettings
 from gosales_assets.lib.whitespace.signals import (
     coverage,
@@ -29,7 +30,6 @@ from gosales_assets.lib.whitespace.signals import (
     quantile_cap,
     typical_target_gp,
 )
-from gosales_assets.lib.whitespace.templates import money
 
 # input column of each raw signal, and its normalized output column
 SIGNAL_COLUMNS = {

@@ -15,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from gosales_assets.lib.whitespace.formatting import render_combined
 from gosales_assets.lib.whitespace.templates import (
     Ctx,
     TemplateKey,
@@ -24,7 +25,6 @@ from gosales_assets.lib.whitespace.templates import (
     feature_constants,
     has_template,
     phrase_exprs,
-    render_combined,
     template_key,
 )
 
