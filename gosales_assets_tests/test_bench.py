@@ -202,7 +202,7 @@ def test_rows_in_is_read_per_step_from_materialization_metadata() -> None:
     """A multi-asset step repeats its rows-in figure on each asset: counted once."""
     import dagster as dg
 
-    from gosales_assets.bench import _rows
+    from gosales_assets.bench_measure import _rows
     from gosales_assets.defs.common import table_metadata
 
     @dg.multi_asset(specs=[dg.AssetSpec("a"), dg.AssetSpec("b")], name="two_tables")

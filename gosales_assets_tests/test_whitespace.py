@@ -374,9 +374,9 @@ def _reasons_row_by_row(
     frame: pl.DataFrame, weights: dict[str, float], target: str, top_n: int
 ) -> list[str]:
     """The reason rule spelled out one account at a time."""
+    from gosales_assets.lib.whitespace.formatting import money
     from gosales_assets.lib.whitespace.rank import DRIVER_MIN_NORM, SIGNAL_COLUMNS
     from gosales_assets.lib.whitespace.settings import SIGNALS
-    from gosales_assets.lib.whitespace.formatting import money
 
     out = []
     for r in frame.iter_rows(named=True):
