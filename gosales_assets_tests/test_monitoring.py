@@ -21,7 +21,8 @@ from gosales_assets.lib.monitoring import (
     quantile_edges,
     rate_drift,
 )
-from gosales_assets.lib.monitoring.drift import SEGMENT, values_valid
+from gosales_assets.lib.monitoring.checks import values_valid
+from gosales_assets.lib.monitoring.drift import SEGMENT
 from gosales_assets.lib.monitoring.stats import (
     Grouping,
     Support,

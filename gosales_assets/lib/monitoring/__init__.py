@@ -2,21 +2,24 @@
 prevalence and calibration drift (pure logic and store I/O, no Dagster).
 
 - ``stats``: the distances (PSI on reference quantile bins, two-sample KS).
-- ``drift``: per-column drift rows, rate drift and the check outcomes.
+- ``drift``: per-column drift rows and rate drift.
+- ``checks``: the check outcomes of a drift partition.
 - ``store``: reference selection and the partition computation on the curated store.
 """
 
 from __future__ import annotations
 
-from gosales_assets.lib.monitoring.drift import (
+from gosales_assets.lib.monitoring.checks import (
     BLOCKING_CHECKS,
     DRIFT_CHECKS,
+    drift_outcomes,
+)
+from gosales_assets.lib.monitoring.drift import (
     DRIFT_TABLE,
     SUMMARY_TABLE,
     RateDrift,
     assign_status,
     compare,
-    drift_outcomes,
     rate_drift,
 )
 from gosales_assets.lib.monitoring.stats import ks_statistic, psi, quantile_edges
