@@ -30,6 +30,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
+from gosales_assets.bench_markdown import markdown, plot
 from gosales_assets.bench_measure import Recorder, RunMeasure, Sampler, summarize
 from gosales_assets.bench_profile import _profiles
 from gosales_assets.bench_report import (
@@ -38,8 +39,6 @@ from gosales_assets.bench_report import (
     check_report,
     evaluate_targets,
     growth,
-    markdown,
-    plot,
 )
 from gosales_assets.config import GosalesConfig, load_config
 

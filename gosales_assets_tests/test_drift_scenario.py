@@ -153,7 +153,7 @@ class _Alerts:
         return {r["dedup_key"]: r["severity"] for r in alerts}
 
 
-def _runs(tmp: Path, mp: pytest.MonkeyPatch) -> dict[str, Any]:
+def runs_of(tmp: Path, mp: pytest.MonkeyPatch) -> dict[str, Any]:
     """Build the store, run drift on the control data, then on the shifted data."""
     config = _config(tmp)
     env = {
@@ -209,7 +209,7 @@ def test_a_spend_shift_fires_only_on_the_spend_features_of_the_industry(
 ):
     # one test (not a module fixture shared by several): under pytest-xdist a module
     # fixture is built once per worker, and this build is the expensive part
-    runs = _runs(tmp_path, monkeypatch)
+    runs = runs_of(tmp_path, monkeypatch)
     reference_is_the_models_newest_training_cutoff(runs)
     control_fires_nothing_at_error(runs)
     shift_fires_exactly_on_the_spend_features_of_the_industry(runs)
