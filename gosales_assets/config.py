@@ -30,11 +30,14 @@ from pydantic import (
     model_validator,
 )
 
-from gosales_assets.config_sections import (
+from gosales_assets.config_operations import (
     AlertsConfig,
+    AutomationConfig,
+    StoreConfig,
+)
+from gosales_assets.config_sections import (
     AlsConfig,
     AuditConfig,
-    AutomationConfig,
     FeaturesConfig,
     IngestConfig,
     LabelsConfig,
@@ -42,7 +45,6 @@ from gosales_assets.config_sections import (
     PartitionsConfig,
     PathsConfig,
     SampleDataConfig,
-    StoreConfig,
     ValidationConfig,
 )
 from gosales_assets.config_sections import Strict as _Strict
