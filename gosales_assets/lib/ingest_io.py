@@ -7,13 +7,13 @@ extra fields of a long ragged row (``EXTRA``). Peak memory depends on the batch 
 not on the file size (a single record, e.g. a quoted field that is never closed, is the
 only thing held whole).
 
-CSV is read by a vectorized tokenizer over ``pl.scan_lines`` instead of ``pl.scan_csv``
-because the native reader cannot report ragged rows: it silently pads short rows with
-nulls (indistinguishable from empty trailing fields) and either fails the whole file or
-silently truncates long rows. The tokenizer follows Python's ``csv`` module (excel
-dialect): a field starting with ``"`` is quoted (``""`` is a quote, commas and line
-breaks are data); a quote elsewhere in a field is a literal character. Every step is a
-polars expression over a batch.
+CSV is read by a vectorized tokenizer (``csv_records``) over ``pl.scan_lines``, not
+``pl.scan_csv``, because the native reader cannot report ragged rows: it silently pads
+short rows with nulls (indistinguishable from empty trailing fields) and either fails
+the whole file or silently truncates long rows. The tokenizer follows Python's ``csv``
+module (excel dialect): a field starting with ``"`` is quoted (``""`` is a quote, commas
+and line breaks are data); a quote elsewhere in a field is a literal character. Every
+step is a polars expression over a batch.
 
 Steps per batch: (1) take the next physical lines; (2) per line, two anchored regexes
 tell how the line changes the "inside a quoted field" state, and a cumulative scan,
@@ -33,44 +33,29 @@ import csv
 import hashlib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import polars as pl
 
-ROW = "__gs_row"  # 1-based record number after the header (Int64)
-NFIELDS = "__gs_nfields"  # number of fields in the CSV record (Int64)
-EXTRA = "__gs_extra"  # fields beyond the header of a long ragged row (list[str])
-_LINE = "__gs_line"
-_PLINE = "__gs_pline"
-_REC = "__gs_rec"
-_TEXT = "__gs_text"
-_FIELDS = "__gs_fields"
-_END = "__gs_end"  # inside a quoted field at the end of the line
-_CONT = "__gs_cont"  # inside a quoted field at the start of the line
-_BLANK = "__gs_blank"
-_START = "__gs_start"  # the line starts a record
+from gosales_assets.lib.csv_records import (
+    EXTRA,
+    LINE,
+    NFIELDS,
+    REC,
+    ROW,
+    TEXT,
+    RecordAssembler,
+    split_plain,
+    split_quoted,
+)
 
 # Physical lines (CSV) or rows (Parquet) per batch when the caller does not say.
 DEFAULT_BATCH_LINES = 100_000
 
 Format = Literal["csv", "parquet"]
 EXTENSIONS: tuple[tuple[str, Format], ...] = ((".csv", "csv"), (".parquet", "parquet"))
-
-# One field in "fresh" state: quoted (with optional junk after the closing quote, which
-# never starts with a quote), unquoted (never starts with a quote), or empty.
-_QC = r'(?:[^"]|"")*'  # inside quotes: anything but a lone quote
-_F = rf'(?:"{_QC}"(?:[^,"][^,]*)?|[^",][^,]*|)'
-# A line read from a fresh state ends inside an open quoted field.
-_OPEN_FRESH = rf'^(?:{_F},)*"{_QC}$'
-# A line that starts inside a quoted field ends inside one (never closed, or reopened).
-_OPEN_QUOTED = rf'^(?:{_QC}$|{_QC}"(?:[^,"][^,]*)?,(?:{_F},)*"{_QC}$)'
-# A field and its comma; or a quoted field left open at the end of the record (Python's
-# csv reads it to the end, like the quote-state scan does).
-_FIELD_THEN_COMMA = rf'{_F},|"{_QC},$'
-# Quoted field: content, then junk after the closing quote (absent when left open).
-_QUOTED_FIELD = rf'(?s)^"({_QC})(?:"(.*))?$'
 
 
 class RawInputError(ValueError):
@@ -211,196 +196,6 @@ def _csv_header(path: Path, name: str) -> tuple[str, ...]:
     return columns
 
 
-def _quote_state(lines: pl.DataFrame, inside: bool) -> pl.DataFrame:
-    """Add ``_END`` and ``_CONT``: is a quoted field open at the end / the start of
-    each line, given ``inside`` (open at the start of the first line)?
-
-    Each line maps the state at its start (inside quotes or not) to the state at its
-    end: constant (a=b), identity (a=0, b=1) or negation (a=1, b=0). Composing them over
-    the batch is a scan: the last constant line sets the state (before any, ``inside``
-    does), and each negation after it flips it. That is a forward fill plus a
-    cumulative sum, so it stays vectorized.
-    """
-    line = pl.col(_LINE)
-    has_quote = line.str.contains('"', literal=True)
-    fresh, quoted = pl.col("__gs_a"), pl.col("__gs_b")
-    flips = pl.col("__gs_flips")
-    is_const = fresh == quoted
-    return (
-        lines.lazy()
-        .with_columns(
-            (has_quote & line.str.contains(_OPEN_FRESH)).alias("__gs_a"),
-            (~has_quote | line.str.contains(_OPEN_QUOTED)).alias("__gs_b"),
-        )
-        .with_columns((fresh & ~quoted).cast(pl.Int64).cum_sum().alias("__gs_flips"))
-        .with_columns(
-            (
-                pl.when(is_const).then(fresh).forward_fill().fill_null(inside)
-                ^ (
-                    (flips - pl.when(is_const).then(flips).forward_fill().fill_null(0))
-                    % 2
-                    == 1
-                )
-            ).alias(_END)
-        )
-        .with_columns(pl.col(_END).shift(1, fill_value=inside).alias(_CONT))
-        .drop("__gs_a", "__gs_b", "__gs_flips")
-        .collect()
-    )
-
-
-@dataclass
-class _Assembler:
-    """Joins physical CSV lines into records across batch borders.
-
-    ``started`` counts the records started so far (the header is record 1); a record
-    whose quoted field is still open at the end of a batch waits in ``pending`` (its
-    lines) under the number ``pending_rec`` until a later batch closes it.
-    """
-
-    started: int = 0
-    inside: bool = False
-    pending: list[pl.DataFrame] = field(default_factory=list)
-    pending_rec: int = 0
-    blank_lines: int = 0
-
-    def feed(self, lines: pl.DataFrame) -> pl.DataFrame:
-        """Records (``_REC``, ``_TEXT``) completed by this batch of lines."""
-        line = pl.col(_LINE)
-        state = _quote_state(lines.select(line), self.inside).with_columns(
-            ((line == "") & ~pl.col(_CONT) & ~pl.col(_END)).alias(_BLANK)
-        )
-        state = state.with_columns(
-            (~pl.col(_CONT) & ~pl.col(_BLANK)).alias(_START)
-        ).with_columns(pl.col(_START).cast(pl.Int64).cum_sum().alias(_REC))
-        self.blank_lines += int(state.get_column(_BLANK).sum())
-        starts = int(state.get_column(_START).sum())
-        end_inside = bool(state.get_column(_END)[-1]) if state.height else self.inside
-        out: list[pl.DataFrame] = []
-
-        # Lines before the first record start continue the pending record (if any).
-        head = state.filter((pl.col(_REC) == 0) & ~pl.col(_BLANK)).select(line)
-        if self.pending or head.height:
-            self.pending.append(head)
-            if starts or not end_inside:
-                out.append(self._close_pending())
-        # Records started here: complete unless the last one is still open.
-        last_open = starts if end_inside else 0
-        body = state.filter(
-            (pl.col(_REC) > 0) & (pl.col(_REC) != last_open) & ~pl.col(_BLANK)
-        )
-        one_line = pl.col(_START) & ~pl.col(_END)
-        out.append(
-            body.filter(one_line).select(
-                (pl.col(_REC) + self.started).alias(_REC), line.alias(_TEXT)
-            )
-        )
-        several = body.filter(~one_line)
-        if several.height:  # records with a quoted line break
-            out.append(
-                several.with_row_index("__gs_pline")
-                .group_by(_REC)
-                .agg(line.sort_by("__gs_pline").str.join("\n").alias(_TEXT))
-                .select((pl.col(_REC) + self.started).alias(_REC), _TEXT)
-            )
-        if last_open:
-            self.pending = [state.filter(pl.col(_REC) == last_open).select(line)]
-            self.pending_rec = self.started + last_open
-        self.started += starts
-        self.inside = end_inside
-        return pl.concat(out).sort(_REC)
-
-    def finish(self) -> pl.DataFrame:
-        """The record left open at the end of the file (read to the end, as Python's
-        ``csv`` does), or no record."""
-        if not self.pending:
-            return pl.DataFrame(schema={_REC: pl.Int64(), _TEXT: pl.String()})
-        self.inside = False
-        return self._close_pending()
-
-    def _close_pending(self) -> pl.DataFrame:
-        lines = pl.concat(self.pending).get_column(_LINE)
-        self.pending = []
-        return pl.DataFrame(
-            {_REC: [self.pending_rec], _TEXT: [lines.str.join("\n").item()]},
-            schema={_REC: pl.Int64(), _TEXT: pl.String()},
-        )
-
-
-def _unquote(field: pl.Expr, groups: pl.Expr) -> pl.Expr:
-    """A field's value; ``groups`` is ``field.str.extract_groups(_QUOTED_FIELD)``."""
-    content = groups.struct.field("1")
-    unquoted = content.str.replace_all('""', '"', literal=True) + groups.struct.field(
-        "2"
-    ).fill_null("")
-    return pl.when(content.is_not_null()).then(unquoted).otherwise(field)
-
-
-def _split_plain(records: pl.LazyFrame, columns: tuple[str, ...]) -> pl.LazyFrame:
-    """Fast path: a record without quotes is a plain split on commas."""
-    n = len(columns)
-    text, parts, nfields = pl.col(_TEXT), pl.col(_FIELDS), pl.col(NFIELDS)
-    # Split once into a column (the last part holds any extra fields), then pick.
-    return records.select(
-        (pl.col(_REC) - 1).alias(ROW),
-        (text.str.count_matches(",", literal=True).cast(pl.Int64) + 1).alias(NFIELDS),
-        text.str.splitn(",", n + 1).alias(_FIELDS),
-    ).select(
-        ROW,
-        NFIELDS,
-        *(parts.struct.field(f"field_{i}").alias(c) for i, c in enumerate(columns)),
-        pl.when(nfields > n)
-        .then(parts.struct.field(f"field_{n}").str.split(","))
-        .alias(EXTRA),
-    )
-
-
-def _split_quoted(records: pl.LazyFrame, columns: tuple[str, ...]) -> pl.LazyFrame:
-    """A record with quotes: find its fields by the CSV grammar, then unquote them."""
-    n = len(columns)
-    fields = pl.col(_FIELDS)
-    # With a comma appended every field is followed by one, so the matches (each a
-    # field and its comma) are contiguous from the start of the record.
-    split = (pl.col(_TEXT) + ",").str.extract_all(_FIELD_THEN_COMMA).alias(_FIELDS)
-    raw = [f"__gs_raw{i}" for i in range(n)]
-    groups = [f"__gs_grp{i}" for i in range(n)]
-    extra = fields.list.slice(n).list.eval(
-        _unquote(
-            pl.element().str.strip_suffix(","),
-            pl.element().str.strip_suffix(",").str.extract_groups(_QUOTED_FIELD),
-        )
-    )
-    return (
-        records.with_columns(split)
-        .select(
-            (pl.col(_REC) - 1).alias(ROW),
-            fields.list.len().cast(pl.Int64).alias(NFIELDS),
-            *(
-                fields.list.get(i, null_on_oob=True).str.strip_suffix(",").alias(r)
-                for i, r in enumerate(raw)
-            ),
-            pl.when(fields.list.len() > n).then(extra).alias(EXTRA),
-        )
-        .with_columns(
-            # Only fields that start with a quote go through the regex.
-            pl.when(pl.col(r).str.starts_with('"'))
-            .then(pl.col(r))
-            .str.extract_groups(_QUOTED_FIELD)
-            .alias(g)
-            for r, g in zip(raw, groups, strict=True)
-        )
-        .select(
-            ROW,
-            NFIELDS,
-            *(
-                _unquote(pl.col(r), pl.col(g)).alias(c)
-                for r, g, c in zip(raw, groups, columns, strict=True)
-            ),
-            EXTRA,
-        )
-    )
-
-
 class RecordBatches:
     """The records of a raw table in file order, one frame per batch.
 
@@ -425,8 +220,8 @@ class RecordBatches:
                 yield frame
 
     def _csv(self) -> Iterator[pl.DataFrame]:
-        assembler = _Assembler()
-        lines = pl.scan_lines(self.table.path, name=_LINE).collect_batches(
+        assembler = RecordAssembler()
+        lines = pl.scan_lines(self.table.path, name=LINE).collect_batches(
             chunk_size=self.batch_lines, maintain_order=True
         )
         for batch in lines:
@@ -437,28 +232,28 @@ class RecordBatches:
 
     def _split(self, records: pl.DataFrame) -> pl.DataFrame:
         columns = self.table.columns
-        body = records.filter(pl.col(_REC) > 1)  # record 1 is the header
-        quoted = body.get_column(_TEXT).str.contains('"', literal=True)
+        body = records.filter(pl.col(REC) > 1)  # record 1 is the header
+        quoted = body.get_column(TEXT).str.contains('"', literal=True)
         parts = [self.table.empty().lazy()]
         # Only the branches a batch needs are planned (most batches have no quotes).
         if not quoted.all():
-            parts.append(_split_plain(body.filter(~quoted).lazy(), columns))
+            parts.append(split_plain(body.filter(~quoted).lazy(), columns))
         if quoted.any():
-            parts.append(_split_quoted(body.filter(quoted).lazy(), columns))
+            parts.append(split_quoted(body.filter(quoted).lazy(), columns))
         return pl.concat(parts).sort(ROW).collect()
 
     def has_records(self) -> bool:
         """Whether the table holds a record, reading only up to the first one."""
         if self.table.format == "parquet":
             return bool(self.table.parquet_rows)
-        assembler = _Assembler()
-        lines = pl.scan_lines(self.table.path, name=_LINE).collect_batches(
+        assembler = RecordAssembler()
+        lines = pl.scan_lines(self.table.path, name=LINE).collect_batches(
             chunk_size=self.batch_lines, maintain_order=True
         )
         for batch in lines:
-            if assembler.feed(batch).filter(pl.col(_REC) > 1).height:
+            if assembler.feed(batch).filter(pl.col(REC) > 1).height:
                 return True
-        return assembler.finish().filter(pl.col(_REC) > 1).height > 0
+        return assembler.finish().filter(pl.col(REC) > 1).height > 0
 
     def _parquet(self) -> Iterator[pl.DataFrame]:
         offset = 0
