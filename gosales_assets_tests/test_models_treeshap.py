@@ -7,7 +7,7 @@ import pytest
 import xgboost as xgb
 
 from gosales_assets.lib.models import treeshap
-from gosales_assets.lib.models.families import TreeScorer
+from gosales_assets.lib.models.scorers import TreeScorer
 from gosales_assets.lib.models.treeshap import compile_trees, leaf_table
 
 TOL = 2e-6  # xgboost accumulates in float32

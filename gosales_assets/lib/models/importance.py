@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from gosales_assets.lib.models.families import LinearScorer, TreeScorer
+from gosales_assets.lib.models.scorers import LinearScorer, TreeScorer
 
 log = logging.getLogger("gosales.models")
 

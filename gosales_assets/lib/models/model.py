@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from gosales_assets.lib.models.calibration import IDENTITY, Calibrator
-from gosales_assets.lib.models.families import (
+from gosales_assets.lib.models.scorers import (
     LinearScorer,
     TreeScorer,
     scorer_from_state,
