@@ -220,6 +220,12 @@ class AutomationConfig(Strict):
     # the read-only analyst copy; null: published/gosales.duckdb under paths.home
     # (a relative path is relative to paths.home)
     publish_path: Path | None = None
+    # schema.table names left out of the analyst copy: the wide per-target feature
+    # matrix is an internal model input and most of the store at scale (its shared
+    # columns are in features.customer_base and features.als_embeddings)
+    publish_exclude: list[str] = Field(
+        default_factory=lambda: ["features.feature_matrix"]
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -253,6 +259,22 @@ class AutomationConfig(Strict):
         if value is not None and value.suffix != ".duckdb":
             raise ValueError(f"{str(value)!r} must name a .duckdb file")
         return value
+
+    @field_validator("publish_exclude")
+    @classmethod
+    def _publish_exclude(cls, value: list[str]) -> list[str]:
+        names = [v.strip() for v in value]
+        bad = [
+            v for v in names if not re.fullmatch(r"[A-Za-z_][\w$]*\.[A-Za-z_][\w$]*", v)
+        ]
+        if bad:
+            raise ValueError(
+                f"{bad} are not schema.table names (e.g. features.feature_matrix)"
+            )
+        seen = [v for i, v in enumerate(names) if v in names[:i]]
+        if seen:
+            raise ValueError(f"{sorted(set(seen))} are listed more than once")
+        return names
 
     def published_path(self, home: Path) -> Path:
         """Where the analyst copy goes, given ``paths.home``."""

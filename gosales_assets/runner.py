@@ -126,25 +126,37 @@ def run_pipeline(
     publish: bool = True,
 ) -> RunSummary:
     """Materialize (see :func:`materialize`), then, when any run succeeded and
-    ``publish`` is set, refresh the read-only analyst copy (``cfg.published_path``).
-    A failed refresh is logged and reported in ``publish_error``; the runs stand."""
+    ``publish`` is set, refresh the read-only analyst copy (``cfg.published_path``)
+    with ``publish_job``, as the schedules do (the observer sees that run too). A
+    failed refresh is logged and reported in ``publish_error``; the runs stand."""
+    instance = instance or dagster_instance(cfg)
     summary = materialize(
         cfg, cutoff, divisions, skip_ingest, instance, observer, train
     )
     if publish and any(ok for _, _, ok in summary.runs):
-        import duckdb
+        from gosales_assets.defs.automation.publish import PUBLISH_JOB
 
-        from gosales_assets.lib.publish import PublishError, publish_store
-        from gosales_assets.lib.store import Store, StoreLockedError
-
-        try:
-            report = publish_store(Store.from_config(cfg), cfg.published_path)
-        except (PublishError, StoreLockedError, OSError, duckdb.Error) as err:
-            summary.publish_error = str(err)
-            log.error("publishing the analyst copy failed: %s", err)
+        result = execute(load_definitions(), instance, PUBLISH_JOB)
+        if observer is not None:
+            observer(PUBLISH_JOB, None, result, instance)
+        if result.success:
+            summary.published = cfg.published_path
         else:
-            summary.published = report.path
+            summary.publish_error = failure_message(result)
+            log.error("publishing the analyst copy failed: %s", summary.publish_error)
     return summary
+
+
+def failure_message(result: Any) -> str:
+    """The innermost error of a failed in-process run's first failed step."""
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE" and event.step_failure_data:
+            error = event.step_failure_data.error
+            while error is not None and error.cause is not None:
+                error = error.cause
+            if error is not None:
+                return error.message.strip()
+    return f"run {result.run_id} failed"
 
 
 def materialize(

@@ -79,12 +79,28 @@ def test_automation_defaults(cfg, tmp_path):
         ),
         ("publish_path: null", "publish_path: copy.csv", "must name a .duckdb file"),
         ("publish_path: null", "publish_path: x.duckdb\n  colour: red", "colour"),
+        (
+            "    - features.feature_matrix",
+            "    - feature_matrix",
+            r"\['feature_matrix'\] are not schema.table names",
+        ),
+        (
+            "    - features.feature_matrix",
+            "    - features.feature_matrix\n    - features.feature_matrix",
+            "listed more than once",
+        ),
     ],
 )
 def test_bad_automation_config_names_the_key(config_copy, old, new, message):
     _edit(config_copy, old, new)
     with pytest.raises(ConfigError, match=message):
         load_config(config_copy, env={})
+
+
+def test_the_feature_matrix_is_left_out_of_the_copy_by_default(config_copy):
+    assert load_config(config_copy, env={}).automation.publish_exclude == [
+        "features.feature_matrix"
+    ]
 
 
 def test_publish_path_is_relative_to_home(config_copy, tmp_path):
@@ -513,3 +529,37 @@ def test_publish_job_and_the_sensor_that_requests_it(env):
     assert "raw.sales_lines" in expected
     assert meta["checksums"].data == expected
     assert meta["tables"].value == len(expected)
+    assert meta["excluded"].data == []  # no feature matrix yet
+
+
+def test_a_failed_publish_is_reported_and_the_runs_stand(env, monkeypatch):
+    """``run_pipeline`` publishes through ``publish_job``; the op's error reaches
+    the summary (and the CLI's warning), the materialization runs stay successful."""
+    from gosales_assets import runner
+    from gosales_assets.lib.publish import PublishError
+
+    cfg = current_config()
+
+    def materialized(*args, **kwargs):
+        return runner.RunSummary(cutoff=dt.date(2024, 12, 31), runs=[("x", "id", True)])
+
+    def refuse(*args, **kwargs):
+        raise PublishError("the copy of the store does not match it (tables [a.b])")
+
+    monkeypatch.setattr(runner, "materialize", materialized)
+    monkeypatch.setattr("gosales_assets.defs.automation.publish.publish_store", refuse)
+    seen: list[tuple[str, bool]] = []
+    with dg.instance_for_test() as instance:
+        summary = runner.run_pipeline(
+            cfg,
+            None,
+            instance=instance,
+            observer=lambda job, key, result, inst: seen.append((job, result.success)),
+        )
+    assert summary.success and summary.published is None
+    assert summary.publish_error == (
+        "gosales_assets.lib.publish.PublishError: the copy of the store does not "
+        "match it (tables [a.b])"
+    )
+    assert seen == [("publish_job", False)]
+    assert not cfg.published_path.exists()

@@ -65,6 +65,18 @@ def test_train_score_and_rank(env):
         assert icp["reason_1"].null_count() < icp.height
         ws = store.query("SELECT * FROM scoring.whitespace WHERE selected")
         assert ws.height > 0
+        # the cross-division list carries each placed row's stored reason
+        accounts = store.query(
+            "SELECT a.reason, w.reason AS stored FROM scoring.whitespace_accounts a "
+            "JOIN scoring.whitespace w ON w.cutoff = a.cutoff "
+            "AND w.division = a.target AND w.customer_id = a.customer_id"
+        )
+        n_accounts = store.query(
+            "SELECT count(*) AS n FROM scoring.whitespace_accounts"
+        )["n"][0]
+        assert accounts.height == n_accounts > 0
+        assert accounts["reason"].null_count() < accounts.height
+        assert accounts["reason"].eq_missing(accounts["stored"]).all()
         exports = list((env / "reports").glob("whitespace_2024-06-30*.csv"))
         assert exports, "the whitespace export was not written"
         assert pl.read_csv(exports[0]).height > 0

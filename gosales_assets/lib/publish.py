@@ -9,7 +9,10 @@ successful run. :func:`publish_store`:
    slot), inside one transaction, so the copy is one consistent snapshot; a DuckLake
    store is read at one snapshot the same way;
 2. copies every schema, table and view with ``COPY FROM DATABASE`` into a new file
-   next to the destination (a compact file, no WAL);
+   next to the destination (a compact file, no WAL), except the tables named in
+   ``exclude`` (``automation.publish_exclude``; by default the wide per-target
+   feature matrix, an internal model input that is most of the store at scale):
+   those are left out of the copy altogether, never copied empty;
 3. verifies the copy: the same tables with the same content checksums
    (:func:`gosales_assets.lib.store.partition_checksum` over whole tables);
 4. marks it read-only (mode 0444) and moves it over the destination with
@@ -28,6 +31,7 @@ import os
 import stat
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +59,7 @@ class PublishReport:
     checksums: dict[str, str] = field(default_factory=dict)
     size_bytes: int = 0
     seconds: float = 0.0
+    excluded: list[str] = field(default_factory=list)  # tables of the store left out
 
     @property
     def tables(self) -> list[str]:
@@ -100,8 +105,16 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
-def publish_store(store: Store, dest: Path, *, verify: bool = True) -> PublishReport:
-    """Publish a consistent read-only copy of ``store`` at ``dest`` (see module doc).
+def publish_store(
+    store: Store,
+    dest: Path,
+    *,
+    verify: bool = True,
+    exclude: Sequence[str] = (),
+) -> PublishReport:
+    """Publish a consistent read-only copy of ``store`` at ``dest`` (see module doc),
+    without the ``schema.table`` names in ``exclude`` (names the store lacks are
+    ignored).
 
     Raises :class:`PublishError` when there is nothing to publish, when ``dest`` is
     the live store itself, or when the copy does not match the source (the previous
@@ -120,7 +133,7 @@ def publish_store(store: Store, dest: Path, *, verify: bool = True) -> PublishRe
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_path(dest)
     try:
-        checksums = _copy_and_detach(store, tmp, verify)
+        checksums, excluded = _copy_and_detach(store, tmp, verify, exclude)
         if verify:
             with duckdb.connect(str(tmp), read_only=True) as copy:
                 copied = table_checksums(copy)
@@ -151,30 +164,49 @@ def publish_store(store: Store, dest: Path, *, verify: bool = True) -> PublishRe
         checksums=checksums,
         size_bytes=dest.stat().st_size,
         seconds=round(time.monotonic() - started, 3),
+        excluded=excluded,
     )
     log.info(
-        "published store source=%s path=%s tables=%s size_bytes=%s seconds=%s",
+        "published store source=%s path=%s tables=%s excluded=%s size_bytes=%s "
+        "seconds=%s",
         report.source,
         report.path,
         len(report.checksums),
+        ",".join(excluded) or "-",
         report.size_bytes,
         report.seconds,
     )
     return report
 
 
-def _copy_and_detach(store: Store, tmp: Path, verify: bool) -> dict[str, str]:
-    """Copy the store into the new file ``tmp`` at one snapshot; return the source
-    checksums (empty without ``verify``)."""
-    alias = quote_ident(_ATTACH_ALIAS)
+def _qualified(catalog: str, table: str) -> str:
+    schema, name = table.split(".", 1)
+    return ".".join(quote_ident(p) for p in (catalog, schema, name))
+
+
+def _copy_and_detach(
+    store: Store, tmp: Path, verify: bool, exclude: Sequence[str]
+) -> tuple[dict[str, str], list[str]]:
+    """Copy the store, less ``exclude``, into the new file ``tmp`` at one snapshot;
+    return the source checksums (empty without ``verify``) and the tables left out.
+    """
     with store.connect(read_only=True) as con:
         con.execute("BEGIN TRANSACTION")
         try:
             row = con.execute("SELECT current_database()").fetchone()
             assert row is not None
-            checksums = table_checksums(con) if verify else {}
-            con.execute(f"ATTACH {_literal(str(tmp))} AS {alias} (READ_WRITE)")
-            con.execute(f"COPY FROM DATABASE {quote_ident(str(row[0]))} TO {alias}")
+            source = str(row[0])
+            tables = list_tables(con)
+            excluded = sorted(set(exclude) & set(tables))
+            kept = [t for t in tables if t not in excluded]
+            checksums = (
+                {t: partition_checksum(con, t, {}) for t in kept} if verify else {}
+            )
+            con.execute(
+                f"ATTACH {_literal(str(tmp))} AS {quote_ident(_ATTACH_ALIAS)} "
+                "(READ_WRITE)"
+            )
+            _copy(con, source, kept, excluded)
             con.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(duckdb.Error):
@@ -183,5 +215,28 @@ def _copy_and_detach(store: Store, tmp: Path, verify: bool) -> dict[str, str]:
         finally:
             # DETACH checkpoints the copy: no WAL is left next to it.
             with contextlib.suppress(duckdb.Error):
-                con.execute(f"DETACH {alias}")
-    return checksums
+                con.execute(f"DETACH {quote_ident(_ATTACH_ALIAS)}")
+    return checksums, excluded
+
+
+def _copy(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    kept: Sequence[str],
+    excluded: Sequence[str],
+) -> None:
+    """``COPY FROM DATABASE`` into the attached copy; with exclusions, the schema
+    (every table, view and sequence) first, then the data of the kept tables, then
+    the excluded tables are dropped from the copy."""
+    alias = quote_ident(_ATTACH_ALIAS)
+    if not excluded:
+        con.execute(f"COPY FROM DATABASE {quote_ident(source)} TO {alias}")
+        return
+    con.execute(f"COPY FROM DATABASE {quote_ident(source)} TO {alias} (SCHEMA)")
+    for table in kept:
+        con.execute(
+            f"INSERT INTO {_qualified(_ATTACH_ALIAS, table)} "
+            f"SELECT * FROM {_qualified(source, table)}"
+        )
+    for table in excluded:
+        con.execute(f"DROP TABLE {_qualified(_ATTACH_ALIAS, table)}")

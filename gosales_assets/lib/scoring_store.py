@@ -199,12 +199,19 @@ def with_keys(frame: pl.DataFrame, cutoff: dt.date, target: str | None) -> pl.Da
     return frame.select(*keys, pl.all())
 
 
-def read_ranked(con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> dict[str, Any]:
-    """Every target's stored whitespace list at C (for the cross-division list)."""
+def read_ranked(
+    con: duckdb.DuckDBPyConnection, cutoff: dt.date, *, reasons: bool = True
+) -> dict[str, Any]:
+    """Every target's stored whitespace list at C (for the cross-division list).
+
+    Without ``reasons`` the long reason texts stay in the store (most of the
+    bytes; :func:`with_reasons` adds them for the rows that need them)."""
+    columns = "* EXCLUDE (cutoff)"
+    if not reasons:
+        columns = "* EXCLUDE (cutoff, reason)"
     frame = (
         con.execute(
-            "SELECT * EXCLUDE (cutoff) FROM scoring.whitespace WHERE cutoff = ?",
-            [cutoff],
+            f"SELECT {columns} FROM scoring.whitespace WHERE cutoff = ?", [cutoff]
         )
         .pl()
         .sort("division", "rank")
@@ -213,3 +220,34 @@ def read_ranked(con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> dict[str, An
         str(t): part.drop("division")
         for (t,), part in frame.partition_by("division", as_dict=True).items()
     }
+
+
+def with_reasons(
+    con: duckdb.DuckDBPyConnection, cutoff: dt.date, frame: pl.DataFrame
+) -> pl.DataFrame:
+    """``frame`` (one row per ``customer_id, target``) with its ``reason`` from
+    ``scoring.whitespace`` at C, rows and columns in the same order."""
+    keys = frame.select("customer_id", pl.col("target").alias("division"))
+    name = "__gs_reason_keys"
+    con.register(name, keys.to_arrow())
+    try:
+        reasons = con.execute(
+            "SELECT w.customer_id, w.division AS target, w.reason "
+            f"FROM scoring.whitespace w SEMI JOIN {name} k "
+            "USING (division, customer_id) WHERE w.cutoff = ?",
+            [cutoff],
+        ).pl()
+    finally:
+        con.unregister(name)
+    return (
+        frame.drop("reason", strict=False)
+        .join(
+            reasons.cast({"reason": pl.String}),
+            on=["customer_id", "target"],
+            how="left",
+            maintain_order="left",
+        )
+        .select(
+            frame.columns if "reason" in frame.columns else [*frame.columns, "reason"]
+        )
+    )

@@ -19,7 +19,7 @@ from gosales_assets.partitions import build_partitions
 @dg.definitions
 def defs() -> dg.Definitions:
     cfg = current_config()
-    publish_job = build_publish_job(cfg.published_path)
+    publish_job = build_publish_job(cfg.published_path, cfg.automation.publish_exclude)
     return dg.Definitions(
         jobs=[publish_job],
         schedules=build_schedules(cfg),

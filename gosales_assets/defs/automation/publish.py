@@ -3,6 +3,7 @@ every successful run (thin wrappers over lib/publish.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +22,23 @@ PIPELINE_TAG = "gosales/pipeline"
 _PENDING = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
 
 
-def build_publish_job(published_path: Path) -> dg.JobDefinition:
+def build_publish_job(
+    published_path: Path, exclude: Sequence[str] = ()
+) -> dg.JobDefinition:
+    left_out = f" without {', '.join(exclude)}" if exclude else ""
+
     @dg.op(
         name="publish_store",
         pool=POOL,  # no writer runs while the copy is taken
         out=dg.Out(dg.Nothing),
-        description=f"Copy the curated store, read-only and verified, to "
+        description=f"Copy the curated store{left_out}, read-only and verified, to "
         f"{published_path} (atomic replace; open analyst sessions keep their copy).",
     )
     def publish_store_op(context, store: DuckDBStoreResource) -> Any:
-        report = publish_store(store.store(), published_path)
+        report = publish_store(store.store(), published_path, exclude=exclude)
         context.log.info(
             f"published path={report.path} tables={len(report.checksums)} "
+            f"excluded={','.join(report.excluded) or '-'} "
             f"size_bytes={report.size_bytes} seconds={report.seconds}"
         )
         yield dg.Output(
@@ -41,6 +47,7 @@ def build_publish_job(published_path: Path) -> dg.JobDefinition:
                 "path": dg.MetadataValue.path(str(report.path)),
                 "source": report.source,
                 "tables": len(report.checksums),
+                "excluded": dg.MetadataValue.json(report.excluded),
                 "size_bytes": report.size_bytes,
                 "seconds": report.seconds,
                 "checksums": dg.MetadataValue.json(report.checksums),

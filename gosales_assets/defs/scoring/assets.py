@@ -32,6 +32,7 @@ from gosales_assets.lib.scoring_store import (
     read_ranked,
     score_partition,
     with_keys,
+    with_reasons,
 )
 from gosales_assets.lib.star import STAR_TABLES
 from gosales_assets.lib.store import (
@@ -292,7 +293,7 @@ def build_scoring_assets(
         cutoff = cutoff_of(context)
         settings = cfg.whitespace_settings
         with store.store().connect() as con:
-            ranked = read_ranked(con, cutoff)
+            ranked = read_ranked(con, cutoff, reasons=False)
         if not ranked:
             raise dg.Failure(
                 description=f"no whitespace list at {cutoff}; materialize "
@@ -300,30 +301,34 @@ def build_scoring_assets(
                 allow_retries=False,
             )
         cross = cross_division(ranked, settings)
+        targets = sorted(ranked)
+        rows_in = sum(part.height for part in ranked.values())
+        del ranked
         with store.store().transaction() as con:
+            frame = with_reasons(con, cutoff, cross.frame)  # the placed rows' only
             rows = replace_partition_frame(
                 con,
                 ACCOUNTS,
-                with_keys(cross.frame, cutoff, None),
+                with_keys(frame, cutoff, None),
                 partition={"cutoff": cutoff},
                 order_by=("cutoff", "list_rank"),
             )
             schema = column_schema(con, ACCOUNTS)
-        files = export_whitespace(cross.frame, cfg.paths.reports_dir, cutoff, settings)
+        files = export_whitespace(frame, cfg.paths.reports_dir, cutoff, settings)
         return dg.MaterializeResult(
             metadata=table_metadata(
                 ACCOUNTS,
                 schema,
                 rows,
                 {
-                    "targets": sorted(ranked),
+                    "targets": targets,
                     "counts": dg.MetadataValue.json(cross.counts),
                     "exports": [str(f) for f in files]
                     if isinstance(files, list)
                     else str(files),
                 },
                 partitioned=True,
-                rows_in=sum(frame.height for frame in ranked.values()),
+                rows_in=rows_in,
             ),
         )
 

@@ -35,7 +35,6 @@ _POOL_COLUMNS = [
     "selected",
     "rep",
     "segment",
-    "reason",
 ]
 _SCHEMA = {
     "list_rank": pl.Int64,
@@ -65,6 +64,7 @@ _POOL_SCHEMA = {
     "reason": pl.String,
 }
 _NO_GROUP = "(none)"
+_CHUNK = 1 << 18  # pool rows turned into Python integers at a time
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,8 @@ def _pool(ranked: Mapping[str, pl.DataFrame | WhitespaceResult]) -> pl.DataFrame
         missing = [c for c in _POOL_COLUMNS if c not in frame.columns]
         if missing:
             raise ValueError(f"cross_division: target {target!r} lacks {missing}")
+        if "reason" not in frame.columns:  # the caller adds the reasons afterwards
+            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("reason"))
         frames.append(
             frame.with_columns(
                 pl.lit(target).alias("target"), pl.col("rank").alias("target_rank")
@@ -94,6 +96,60 @@ def _pool(ranked: Mapping[str, pl.DataFrame | WhitespaceResult]) -> pl.DataFrame
     )
 
 
+def _codes(column: pl.Expr) -> pl.Expr:
+    """Small integers standing for a column's values (equal values, equal codes),
+    comparable only within the frame of one ``select``."""
+    return column.cast(pl.Categorical).to_physical().cast(pl.Int64)
+
+
+def _walk(
+    codes: pl.DataFrame,
+    quotas: Mapping[int, int],
+    size: int,
+    cap_n: int,
+) -> tuple[list[int], Counter[int], int, int]:
+    """The greedy placement of ``cross_division`` (inherently sequential: a row's
+    fate depends on every row placed before it), over the pool's integer codes
+    ``c`` (account), ``t`` (target), ``g`` (group), a chunk at a time, stopping once
+    ``size`` accounts are placed.
+
+    Returns the placed pool rows (in pool order), slots per target code, and the
+    rows refused by the target cap and by a full group."""
+    placed: set[int] = set()
+    rows: list[int] = []
+    per_target: Counter[int] = Counter()
+    per_group: Counter[int] = Counter()
+    cap_refused = group_refused = 0
+    for offset in range(0, codes.height, _CHUNK):
+        if len(placed) >= size:
+            break
+        chunk = codes.slice(offset, _CHUNK)
+        for i, (cid, tgt, grp) in enumerate(
+            zip(
+                chunk["c"].to_list(),
+                chunk["t"].to_list(),
+                chunk["g"].to_list(),
+                strict=True,
+            ),
+            start=offset,
+        ):
+            if len(placed) >= size:
+                break
+            if cid in placed:
+                continue
+            if per_group[grp] >= quotas.get(grp, 0):
+                group_refused += 1
+                continue
+            if per_target[tgt] >= cap_n:
+                cap_refused += 1
+                continue
+            placed.add(cid)
+            rows.append(i)
+            per_target[tgt] += 1
+            per_group[grp] += 1
+    return rows, per_target, cap_refused, group_refused
+
+
 def cross_division(
     ranked: Mapping[str, pl.DataFrame | WhitespaceResult],
     settings: WhitespaceSettings,
@@ -101,87 +157,96 @@ def cross_division(
     """One list per cutoff: each account once, with its best allowed target.
 
     ``ranked``: target -> that target's ranked list (``WhitespaceResult`` or its
-    ``ranked`` frame) at one cutoff. Output columns: ``list_rank, customer_id,
-    target, score, p_icp, grade, target_rank, best_target, is_best_target,
-    other_targets`` (the account's other eligible targets, best first, ``"; "``
-    joined), ``rep, segment, reason``. ``counts``: list size, slots filled and
-    unfilled, the cap in slots, slots per target, rows refused by the cap or by a full
-    group, accounts moved off their best target.
+    ``ranked`` frame) at one cutoff; a frame without ``reason`` gives null reasons
+    (the store path reads the long reason texts of the placed rows only, see
+    :func:`gosales_assets.lib.scoring_store.with_reasons`). Output columns:
+    ``list_rank, customer_id, target, score, p_icp, grade, target_rank,
+    best_target, is_best_target, other_targets`` (the account's other eligible
+    targets, best first, ``"; "`` joined), ``rep, segment, reason``. ``counts``:
+    list size, slots filled and unfilled, the cap in slots, slots per target, rows
+    refused by the cap or by a full group, accounts moved off their best target.
     """
     pool = _pool(ranked)
     cap_share = settings.capacity.division_share_cap
     mode = settings.capacity.mode
     group_col = {"per_rep": "rep", "per_segment": "segment"}.get(mode)
-    ids = pool["customer_id"].to_list()
-    targets = pool["target"].to_list()
-    groups = (
-        [g if g is not None else _NO_GROUP for g in pool[group_col].to_list()]
-        if group_col
-        else [_NO_GROUP] * pool.height
+    group = pl.col(group_col).fill_null(_NO_GROUP) if group_col else pl.lit(_NO_GROUP)
+    # each rep / segment keeps as many slots as it has distinct selected accounts
+    # (an account counts for the group of its best selected row)
+    firsts = (
+        pool.filter(pl.col("selected"))
+        .unique("customer_id", keep="first", maintain_order=True)
+        .select("customer_id", group.alias("group"))  # the id keeps a literal's height
     )
-    selected = pool["selected"].to_list()
-    quotas: dict[str, int] = {}
-    seen: set[str] = set()
-    for cid, g, sel in zip(ids, groups, selected, strict=True):
-        if sel and cid not in seen:
-            seen.add(cid)
-            quotas[g] = quotas.get(g, 0) + 1
-    size = len(seen)
+    size = firsts.height
+    by_group = firsts.group_by("group").len()
+    quota_of = dict(
+        zip(by_group["group"].to_list(), by_group["len"].to_list(), strict=True)
+    )
     if cap_share is None:
         cap_n = size
     else:
         cap_n = max(1, math.floor(cap_share * size + 1e-9)) if size else 0
-    placed: dict[str, int] = {}  # customer_id -> pool row
-    per_target: Counter[str] = Counter()
-    per_group: Counter[str] = Counter()
-    cap_refused = group_refused = 0
-    for i, cid in enumerate(ids):
-        if len(placed) >= size:
-            break
-        if cid in placed:
-            continue
-        if per_group[groups[i]] >= quotas.get(groups[i], 0):
-            group_refused += 1
-            continue
-        if per_target[targets[i]] >= cap_n:
-            cap_refused += 1
-            continue
-        placed[cid] = i
-        per_target[targets[i]] += 1
-        per_group[groups[i]] += 1
-
-    # every account's eligible targets, best first (pool order)
-    alts = pool.group_by("customer_id", maintain_order=True).agg(
-        pl.col("target").alias("_targets")
+    codes = pool.select(  # one select: one coding
+        _codes(pl.col("customer_id")).alias("c"),
+        _codes(pl.col("target")).alias("t"),
+        _codes(group).alias("g"),
+        group.alias("group"),
     )
-    alt_of = dict(
-        zip(alts["customer_id"].to_list(), alts["_targets"].to_list(), strict=True)
-    )
-    rows = [placed[c] for c in sorted(placed, key=lambda c: placed[c])]
-    picked = pool[rows] if rows else pool.clear()
-    best = [alt_of[c][0] for c in picked["customer_id"].to_list()]
-    others = [
-        "; ".join(t for t in alt_of[c] if t != tgt)
-        for c, tgt in zip(
-            picked["customer_id"].to_list(), picked["target"].to_list(), strict=True
+    names = codes.select("group", "g").unique()
+    quotas = {
+        int(code): int(quota_of.get(name, 0))
+        for name, code in zip(
+            names["group"].to_list(), names["g"].to_list(), strict=True
         )
-    ]
+    }
+    rows, per_code, cap_refused, group_refused = _walk(codes, quotas, size, cap_n)
+    picked = pool[rows] if rows else pool.clear()
     frame = picked.with_columns(
-        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("list_rank"),
-        pl.Series("best_target", best, dtype=pl.String),
-        pl.Series("other_targets", others, dtype=pl.String),
-    ).with_columns((pl.col("target") == pl.col("best_target")).alias("is_best_target"))
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("list_rank")
+    ).join(
+        _alternatives(pool, picked), on="customer_id", how="left", maintain_order="left"
+    )
+    frame = frame.with_columns(
+        pl.col("other_targets").fill_null(""),
+        (pl.col("target") == pl.col("best_target")).alias("is_best_target"),
+    )
     frame = frame.select(list(_SCHEMA)).cast(_SCHEMA)
+    slots = frame.group_by("target").len()
+    per_target = dict(
+        zip(slots["target"].to_list(), slots["len"].to_list(), strict=True)
+    )
+    del per_code  # the same counts, keyed by code
     counts = {
         "list_size": size,
         "slots_filled": frame.height,
         "slots_unfilled": size - frame.height,
         "division_share_cap": cap_share,
         "cap_slots": cap_n,
-        "per_target": {t: per_target[t] for t in sorted(ranked)},
+        "per_target": {t: int(per_target.get(t, 0)) for t in sorted(ranked)},
         "cap_refused_rows": cap_refused,
         "group_refused_rows": group_refused,
         "moved_off_best_target": int((~frame["is_best_target"]).sum()),
-        "group_quotas": dict(sorted(quotas.items())) if group_col else {},
+        "group_quotas": dict(sorted(quota_of.items())) if group_col else {},
     }
     return CrossDivisionResult(frame=frame, counts=counts)
+
+
+def _alternatives(pool: pl.DataFrame, picked: pl.DataFrame) -> pl.DataFrame:
+    """Per placed account: its best eligible target and its other eligible targets
+    (best first, ``"; "`` joined), in pool order."""
+    mine = pool.select("customer_id", "target").join(
+        picked.select("customer_id", pl.col("target").alias("_placed")),
+        on="customer_id",
+        how="inner",
+        maintain_order="left",
+    )
+    best = mine.unique("customer_id", keep="first", maintain_order=True).select(
+        "customer_id", pl.col("target").alias("best_target")
+    )
+    others = (
+        mine.filter(pl.col("target") != pl.col("_placed"))
+        .group_by("customer_id", maintain_order=True)
+        .agg(pl.col("target").str.join("; ").alias("other_targets"))
+    )
+    return best.join(others, on="customer_id", how="left")
