@@ -530,6 +530,7 @@ def test_publish_job_and_the_sensor_that_requests_it(env):
     assert meta["checksums"].data == expected
     assert meta["tables"].value == len(expected)
     assert meta["excluded"].data == []  # no feature matrix yet
+    assert meta["mode"].value == "full"  # the first copy
 
 
 def test_a_failed_publish_is_reported_and_the_runs_stand(env, monkeypatch):

@@ -3,6 +3,7 @@ blocking) an analyst session on the previous copy."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -248,3 +249,86 @@ def test_rows_still_in_the_write_ahead_log_are_published(tmp_path):
     with duckdb.connect(str(dest), read_only=True) as copy:
         assert copy.execute("SELECT count(*) FROM star.fact").fetchone() == (6,)
     assert sorted(p.name for p in dest.parent.iterdir()) == ["gosales.duckdb"]
+
+
+# ------------------------------------------------------------ incremental refreshes
+
+
+def _add_cutoff(store: Store, cutoff: str, rows: int) -> None:
+    with store.transaction() as con:
+        con.execute(
+            "INSERT INTO star.fact SELECT range + 100, CAST(? AS DATE), [range, 2], "
+            "{'gp': range * 1.5} FROM range(?)",
+            [cutoff, rows],
+        )
+
+
+def _fact_by_cutoff(path: Path) -> list[tuple[str, int]]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        rows = con.execute(
+            "SELECT CAST(cutoff AS VARCHAR), count(*) FROM star.fact GROUP BY 1 "
+            "ORDER BY 1"
+        ).fetchall()
+    return [(str(c), int(n)) for c, n in rows]
+
+
+def test_a_refresh_rewrites_only_the_partitions_that_changed(tmp_path):
+    store = _store(tmp_path, rows=3)
+    dest = tmp_path / "published" / "gosales.duckdb"
+    first = publish_store(store, dest)
+    assert (first.mode, first.partitions_written) == ("full", 2)  # fact 1 + empty 1
+    same = publish_store(store, dest)
+    assert (same.mode, same.partitions_written) == ("incremental", 0)
+    assert same.checksums == first.checksums
+    _add_cutoff(store, "2024-07-31", 4)  # a new partition
+    grown = publish_store(store, dest)
+    assert (grown.mode, grown.partitions_written) == ("incremental", 1)
+    assert _fact_by_cutoff(dest) == [("2024-06-30", 3), ("2024-07-31", 4)]
+    with store.transaction() as con:  # a partition changes, another goes
+        con.execute("UPDATE star.fact SET tags = [9] WHERE cutoff = DATE '2024-07-31'")
+        con.execute("DELETE FROM star.fact WHERE cutoff = DATE '2024-06-30'")
+        con.execute("INSERT INTO scoring.empty VALUES ('c1', 0.5)")  # one partition
+    changed = publish_store(store, dest)
+    assert (changed.mode, changed.partitions_written) == ("incremental", 3)
+    assert _fact_by_cutoff(dest) == [("2024-07-31", 4)]
+    with store.connect(read_only=True) as live:
+        expected = table_checksums(live)
+    with duckdb.connect(str(dest), read_only=True) as copy:
+        assert table_checksums(copy) == expected == changed.checksums
+        assert copy.execute("SELECT count(*) FROM star.recent").fetchone() == (4,)
+        manifest = copy.execute(
+            "SELECT table_name, part FROM publish.manifest ORDER BY 1, 2"
+        ).fetchall()
+    assert manifest == [("scoring.empty", "*"), ("star.fact", "2024-07-31")]
+    assert oct(dest.stat().st_mode & 0o777) == "0o444"
+
+
+def test_a_new_column_or_table_rebuilds_the_copy_in_full(tmp_path):
+    store = _store(tmp_path)
+    dest = tmp_path / "published" / "gosales.duckdb"
+    publish_store(store, dest)
+    with store.transaction() as con:
+        con.execute("ALTER TABLE scoring.empty ADD COLUMN grade VARCHAR")
+    assert publish_store(store, dest).mode == "full"
+    with store.transaction() as con:
+        con.execute("CREATE TABLE star.extra AS SELECT 1 AS k")
+    report = publish_store(store, dest)
+    assert report.mode == "full" and "star.extra" in report.tables
+    # leaving a table out changes the layout too
+    assert publish_store(store, dest, exclude=["star.extra"]).mode == "full"
+    assert publish_store(store, dest, exclude=["star.extra"]).mode == "incremental"
+
+
+def test_a_copy_that_drifted_from_its_manifest_is_rebuilt_in_full(tmp_path):
+    store = _store(tmp_path)
+    dest = tmp_path / "published" / "gosales.duckdb"
+    publish_store(store, dest)
+    os.chmod(dest, 0o644)
+    with duckdb.connect(str(dest)) as copy:  # someone edited the copy in place
+        copy.execute("UPDATE star.fact SET id = 42 WHERE id = 0")
+    report = publish_store(store, dest)
+    assert report.mode == "full"
+    with store.connect(read_only=True) as live:
+        expected = table_checksums(live)
+    with duckdb.connect(str(dest), read_only=True) as copy:
+        assert table_checksums(copy) == expected

@@ -8,14 +8,22 @@ successful run. :func:`publish_store`:
    the duration, and the Dagster op that calls it also holds the ``duckdb_write`` pool
    slot), inside one transaction, so the copy is one consistent snapshot; a DuckLake
    store is read at one snapshot the same way;
-2. copies every schema, table and view with ``COPY FROM DATABASE`` into a new file
-   next to the destination (a compact file, no WAL), except the tables named in
-   ``exclude`` (``automation.publish_exclude``; by default the wide per-target
-   feature matrix, an internal model input that is most of the store at scale):
-   those are left out of the copy altogether, never copied empty;
-3. verifies the copy: the same tables with the same content checksums
-   (:func:`gosales_assets.lib.store.partition_checksum` over whole tables);
-4. marks it read-only (mode 0444) and moves it over the destination with
+2. takes the content checksum of every table, per cutoff partition (row count plus
+   the sum of row hashes, as :func:`gosales_assets.lib.store.partition_checksum`;
+   tables without a ``cutoff`` column are one partition);
+3. builds the new copy in a new file next to the destination, without the tables
+   named in ``exclude`` (``automation.publish_exclude``; by default the wide
+   per-target feature matrix, an internal model input that is most of the store at
+   scale), which are left out altogether, never copied empty:
+
+   - **incremental** when the previous copy has a manifest (``publish.manifest``:
+     table, partition, checksum) and the same tables, columns and views: the
+     previous file is copied byte for byte and only the partitions whose checksum
+     changed are replaced (a nightly run rewrites the newest cutoff, not history);
+   - **full** otherwise: ``COPY FROM DATABASE`` (schema, tables, views);
+4. verifies the whole copy: the same tables with the same content checksums (an
+   incremental copy that does not verify is rebuilt in full once);
+5. marks it read-only (mode 0444) and moves it over the destination with
    ``os.replace``, an atomic rename on the same file system.
 
 An analyst who holds the previous copy open keeps reading it (POSIX keeps the old file
@@ -28,12 +36,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import stat
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -41,8 +51,11 @@ from gosales_assets.lib.store import Store, partition_checksum, quote_ident
 
 log = logging.getLogger("gosales.publish")
 
-_ATTACH_ALIAS = "gosales_publish"
-_SYSTEM_SCHEMAS = ("information_schema", "pg_catalog")
+_ATTACH_ALIAS = "gosales_published_copy"
+MANIFEST_SCHEMA = "publish"
+MANIFEST = f"{MANIFEST_SCHEMA}.manifest"
+_SYSTEM_SCHEMAS = ("information_schema", "pg_catalog", MANIFEST_SCHEMA)
+_WHOLE = "*"  # the partition key of a table without a cutoff column
 _READ_ONLY_MODE = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
 
@@ -60,6 +73,8 @@ class PublishReport:
     size_bytes: int = 0
     seconds: float = 0.0
     excluded: list[str] = field(default_factory=list)  # tables of the store left out
+    mode: str = "full"  # full | incremental
+    partitions_written: int = 0  # partitions (cutoffs, or whole tables) copied
 
     @property
     def tables(self) -> list[str]:
@@ -71,7 +86,7 @@ def list_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     rows = con.execute(
         "SELECT table_schema, table_name FROM information_schema.tables "
         "WHERE table_catalog = current_database() AND table_type = 'BASE TABLE' "
-        "AND table_schema NOT IN (?, ?) ORDER BY 1, 2",
+        "AND table_schema NOT IN (?, ?, ?) ORDER BY 1, 2",
         list(_SYSTEM_SCHEMAS),
     ).fetchall()
     return [f"{schema}.{name}" for schema, name in rows]
@@ -105,6 +120,9 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
+Manifest = dict[str, dict[str | None, str]]  # table -> partition key -> checksum
+
+
 def publish_store(
     store: Store,
     dest: Path,
@@ -114,7 +132,7 @@ def publish_store(
 ) -> PublishReport:
     """Publish a consistent read-only copy of ``store`` at ``dest`` (see module doc),
     without the ``schema.table`` names in ``exclude`` (names the store lacks are
-    ignored).
+    ignored). Without ``verify`` the copy is always full and unchecked.
 
     Raises :class:`PublishError` when there is nothing to publish, when ``dest`` is
     the live store itself, or when the copy does not match the source (the previous
@@ -133,20 +151,20 @@ def publish_store(
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_path(dest)
     try:
-        checksums, excluded = _copy_and_detach(store, tmp, verify, exclude)
-        if verify:
-            with duckdb.connect(str(tmp), read_only=True) as copy:
-                copied = table_checksums(copy)
-            if copied != checksums:
-                differ = sorted(
-                    t
-                    for t in set(copied) | set(checksums)
-                    if copied.get(t) != checksums.get(t)
-                )
-                raise PublishError(
-                    f"the copy of {store.location} does not match it (tables "
-                    f"{differ}); the previous published copy was kept"
-                )
+        built = _build(store, dest, tmp, verify, exclude, incremental=verify)
+        if verify and _differences(tmp, built.checksums) and built.mode != "full":
+            log.warning(
+                "the incremental copy did not verify; rebuilding it in full path=%s",
+                dest,
+            )
+            _remove(tmp)
+            built = _build(store, dest, tmp, verify, exclude, incremental=False)
+        differ = _differences(tmp, built.checksums) if verify else []
+        if differ:
+            raise PublishError(
+                f"the copy of {store.location} does not match it (tables "
+                f"{differ}); the previous published copy was kept"
+            )
         os.chmod(tmp, _READ_ONLY_MODE)
         stale_wal = dest.with_name(dest.name + ".wal")
         if stale_wal.exists():
@@ -161,22 +179,44 @@ def publish_store(
     report = PublishReport(
         path=dest,
         source=store.location,
-        checksums=checksums,
+        checksums=built.checksums,
         size_bytes=dest.stat().st_size,
         seconds=round(time.monotonic() - started, 3),
-        excluded=excluded,
+        excluded=built.excluded,
+        mode=built.mode,
+        partitions_written=built.written,
     )
     log.info(
-        "published store source=%s path=%s tables=%s excluded=%s size_bytes=%s "
-        "seconds=%s",
+        "published store source=%s path=%s mode=%s tables=%s partitions_written=%s "
+        "excluded=%s size_bytes=%s seconds=%s",
         report.source,
         report.path,
+        report.mode,
         len(report.checksums),
-        ",".join(excluded) or "-",
+        report.partitions_written,
+        ",".join(report.excluded) or "-",
         report.size_bytes,
         report.seconds,
     )
     return report
+
+
+def _differences(copy_path: Path, checksums: dict[str, str]) -> list[str]:
+    """Tables whose checksum in the copy differs from ``checksums`` (or that only
+    one side has)."""
+    with duckdb.connect(str(copy_path), read_only=True) as copy:
+        copied = table_checksums(copy)
+    return sorted(
+        t for t in set(copied) | set(checksums) if copied.get(t) != checksums.get(t)
+    )
+
+
+@dataclass(frozen=True)
+class _Built:
+    checksums: dict[str, str]
+    excluded: list[str]
+    mode: str
+    written: int
 
 
 def _qualified(catalog: str, table: str) -> str:
@@ -184,12 +224,85 @@ def _qualified(catalog: str, table: str) -> str:
     return ".".join(quote_ident(p) for p in (catalog, schema, name))
 
 
-def _copy_and_detach(
-    store: Store, tmp: Path, verify: bool, exclude: Sequence[str]
-) -> tuple[dict[str, str], list[str]]:
-    """Copy the store, less ``exclude``, into the new file ``tmp`` at one snapshot;
-    return the source checksums (empty without ``verify``) and the tables left out.
-    """
+def _checksum(rows: int, total: int) -> str:
+    return f"rows={rows};hash={total:x}"  # as partition_checksum
+
+
+def _partitioned(con: duckdb.DuckDBPyConnection, catalog: str, table: str) -> bool:
+    schema, name = table.split(".", 1)
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_catalog = ? "
+        "AND table_schema = ? AND table_name = ? AND column_name = 'cutoff'",
+        [catalog, schema, name],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _partition_sums(
+    con: duckdb.DuckDBPyConnection, catalog: str, table: str
+) -> tuple[dict[str | None, str], str]:
+    """Checksum per cutoff partition (one scan) and of the whole table."""
+    key = "CAST(cutoff AS VARCHAR)" if _partitioned(con, catalog, table) else "'*'"
+    rows = con.execute(
+        f"SELECT {key} AS part, count(*), "
+        "coalesce(sum(hash(*COLUMNS(*))::HUGEINT), 0) "
+        f"FROM {_qualified(catalog, table)} GROUP BY 1"
+    ).fetchall()
+    parts = {r[0]: _checksum(int(r[1]), int(r[2])) for r in rows}
+    total = _checksum(sum(int(r[1]) for r in rows), sum(int(r[2]) for r in rows))
+    return parts, total
+
+
+def _layout(con: duckdb.DuckDBPyConnection, catalog: str) -> tuple[Any, ...]:
+    """Tables with their columns and types, and views with their SQL."""
+    columns = con.execute(
+        "SELECT table_schema, table_name, column_name, data_type "
+        "FROM information_schema.columns WHERE table_catalog = ? "
+        "AND table_schema NOT IN (?, ?, ?) "
+        "ORDER BY table_schema, table_name, ordinal_position",
+        [catalog, *_SYSTEM_SCHEMAS],
+    ).fetchall()
+    views = con.execute(
+        "SELECT schema_name, view_name, sql FROM duckdb_views() "
+        "WHERE database_name = ? AND NOT internal ORDER BY 1, 2",
+        [catalog],
+    ).fetchall()
+    return tuple(columns), tuple(views)
+
+
+def _previous(dest: Path) -> tuple[Manifest, tuple[Any, ...]] | None:
+    """The manifest and layout of the current copy, or None when there is none to
+    build on (no copy, an older copy without a manifest, an unreadable file)."""
+    if not dest.is_file():
+        return None
+    try:
+        with duckdb.connect(str(dest), read_only=True) as con:
+            found = con.execute("SELECT current_database()").fetchone()
+            catalog = str(found[0]) if found else ""
+            manifest_table = _qualified(catalog, MANIFEST)
+            rows = con.execute(
+                f"SELECT table_name, part, checksum FROM {manifest_table}"
+            ).fetchall()
+            layout = _layout(con, catalog)
+    except duckdb.Error:
+        return None
+    manifest: Manifest = {}
+    for table, part, checksum in rows:
+        manifest.setdefault(str(table), {})[part] = str(checksum)
+    return manifest, layout
+
+
+def _build(
+    store: Store,
+    dest: Path,
+    tmp: Path,
+    verify: bool,
+    exclude: Sequence[str],
+    *,
+    incremental: bool,
+) -> _Built:
+    """Write the copy of the store, less ``exclude``, to ``tmp`` at one snapshot."""
+    previous = _previous(dest) if incremental else None
     with store.connect(read_only=True) as con:
         con.execute("BEGIN TRANSACTION")
         try:
@@ -199,14 +312,27 @@ def _copy_and_detach(
             tables = list_tables(con)
             excluded = sorted(set(exclude) & set(tables))
             kept = [t for t in tables if t not in excluded]
-            checksums = (
-                {t: partition_checksum(con, t, {}) for t in kept} if verify else {}
-            )
+            sums = {t: _partition_sums(con, source, t) for t in kept} if verify else {}
+            manifest = {t: parts for t, (parts, _) in sums.items()}
+            checksums = {t: total for t, (_, total) in sums.items()}
+            if previous is not None and previous[1] != _source_layout(
+                con, source, excluded
+            ):
+                previous = None  # tables, columns or views changed: copy in full
+            if previous is not None:
+                shutil.copyfile(dest, tmp)
+                os.chmod(tmp, stat.S_IRUSR | stat.S_IWUSR)
             con.execute(
                 f"ATTACH {_literal(str(tmp))} AS {quote_ident(_ATTACH_ALIAS)} "
                 "(READ_WRITE)"
             )
-            _copy(con, source, kept, excluded)
+            if previous is not None:
+                written = _patch(con, source, manifest, previous[0])
+            else:
+                _copy(con, source, kept, excluded)
+                written = sum(len(p) or 1 for p in manifest.values()) or len(kept)
+            if verify:
+                _write_manifest(con, manifest)
             con.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(duckdb.Error):
@@ -216,7 +342,69 @@ def _copy_and_detach(
             # DETACH checkpoints the copy: no WAL is left next to it.
             with contextlib.suppress(duckdb.Error):
                 con.execute(f"DETACH {quote_ident(_ATTACH_ALIAS)}")
-    return checksums, excluded
+    mode = "incremental" if previous is not None else "full"
+    return _Built(checksums, excluded, mode, written)
+
+
+def _source_layout(
+    con: duckdb.DuckDBPyConnection, source: str, excluded: Sequence[str]
+) -> tuple[Any, ...]:
+    """The layout the copy will have: the source's, less the excluded tables."""
+    columns, views = _layout(con, source)
+    left_out = {tuple(t.split(".", 1)) for t in excluded}
+    return tuple(c for c in columns if (c[0], c[1]) not in left_out), views
+
+
+def _patch(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    manifest: Manifest,
+    previous: Manifest,
+) -> int:
+    """Replace in the attached copy the partitions whose checksum changed; returns
+    how many partitions were written or removed."""
+    written = 0
+    for table, parts in manifest.items():
+        old = previous.get(table, {})
+        stale = [k for k in {*parts, *old} if parts.get(k) != old.get(k)]
+        if not stale:
+            continue
+        target, origin = _qualified(_ATTACH_ALIAS, table), _qualified(source, table)
+        if _WHOLE in stale or not _partitioned(con, source, table):
+            con.execute(f"DELETE FROM {target}")
+            con.execute(f"INSERT INTO {target} SELECT * FROM {origin}")
+            written += 1
+            continue
+        for key in sorted(stale, key=lambda k: (k is None, k or "")):
+            where = "CAST(cutoff AS VARCHAR) IS NOT DISTINCT FROM ?"
+            con.execute(f"DELETE FROM {target} WHERE {where}", [key])
+            if key in parts:
+                con.execute(
+                    f"INSERT INTO {target} SELECT * FROM {origin} WHERE {where}", [key]
+                )
+            written += 1
+    return written
+
+
+def _write_manifest(con: duckdb.DuckDBPyConnection, manifest: Manifest) -> None:
+    """``publish.manifest`` in the copy: the checksum of every published partition
+    (what the next refresh compares with)."""
+    alias = quote_ident(_ATTACH_ALIAS)
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {alias}.{quote_ident(MANIFEST_SCHEMA)}")
+    target = _qualified(_ATTACH_ALIAS, MANIFEST)
+    con.execute(
+        f"CREATE OR REPLACE TABLE {target} "
+        "(table_name VARCHAR, part VARCHAR, checksum VARCHAR)"
+    )
+    rows = [
+        (table, part, checksum)
+        for table in sorted(manifest)
+        for part, checksum in sorted(
+            manifest[table].items(), key=lambda kv: (kv[0] is None, kv[0] or "")
+        )
+    ]
+    if rows:
+        con.executemany(f"INSERT INTO {target} VALUES (?, ?, ?)", rows)
 
 
 def _copy(

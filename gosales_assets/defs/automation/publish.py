@@ -38,6 +38,7 @@ def build_publish_job(
         report = publish_store(store.store(), published_path, exclude=exclude)
         context.log.info(
             f"published path={report.path} tables={len(report.checksums)} "
+            f"mode={report.mode} partitions_written={report.partitions_written} "
             f"excluded={','.join(report.excluded) or '-'} "
             f"size_bytes={report.size_bytes} seconds={report.seconds}"
         )
@@ -48,6 +49,8 @@ def build_publish_job(
                 "source": report.source,
                 "tables": len(report.checksums),
                 "excluded": dg.MetadataValue.json(report.excluded),
+                "mode": report.mode,
+                "partitions_written": report.partitions_written,
                 "size_bytes": report.size_bytes,
                 "seconds": report.seconds,
                 "checksums": dg.MetadataValue.json(report.checksums),
