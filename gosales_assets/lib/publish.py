@@ -152,14 +152,15 @@ def publish_store(
     tmp = _temp_path(dest)
     try:
         built = _build(store, dest, tmp, verify, exclude, incremental=verify)
-        if verify and _differences(tmp, built.checksums) and built.mode != "full":
+        differ = _differences(tmp, built.checksums) if verify else []
+        if differ and built.mode != "full":
             log.warning(
                 "the incremental copy did not verify; rebuilding it in full path=%s",
                 dest,
             )
             _remove(tmp)
             built = _build(store, dest, tmp, verify, exclude, incremental=False)
-        differ = _differences(tmp, built.checksums) if verify else []
+            differ = _differences(tmp, built.checksums)
         if differ:
             raise PublishError(
                 f"the copy of {store.location} does not match it (tables "

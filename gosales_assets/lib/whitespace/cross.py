@@ -107,14 +107,14 @@ def _walk(
     quotas: Mapping[int, int],
     size: int,
     cap_n: int,
-) -> tuple[list[int], Counter[int], int, int]:
+) -> tuple[list[int], int, int]:
     """The greedy placement of ``cross_division`` (inherently sequential: a row's
     fate depends on every row placed before it), over the pool's integer codes
     ``c`` (account), ``t`` (target), ``g`` (group), a chunk at a time, stopping once
     ``size`` accounts are placed.
 
-    Returns the placed pool rows (in pool order), slots per target code, and the
-    rows refused by the target cap and by a full group."""
+    Returns the placed pool rows (in pool order) and the rows refused by the target
+    cap and by a full group."""
     placed: set[int] = set()
     rows: list[int] = []
     per_target: Counter[int] = Counter()
@@ -147,7 +147,7 @@ def _walk(
             rows.append(i)
             per_target[tgt] += 1
             per_group[grp] += 1
-    return rows, per_target, cap_refused, group_refused
+    return rows, cap_refused, group_refused
 
 
 def cross_division(
@@ -200,7 +200,7 @@ def cross_division(
             names["group"].to_list(), names["g"].to_list(), strict=True
         )
     }
-    rows, per_code, cap_refused, group_refused = _walk(codes, quotas, size, cap_n)
+    rows, cap_refused, group_refused = _walk(codes, quotas, size, cap_n)
     picked = pool[rows] if rows else pool.clear()
     frame = picked.with_columns(
         pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("list_rank")
@@ -216,7 +216,6 @@ def cross_division(
     per_target = dict(
         zip(slots["target"].to_list(), slots["len"].to_list(), strict=True)
     )
-    del per_code  # the same counts, keyed by code
     counts = {
         "list_size": size,
         "slots_filled": frame.height,
