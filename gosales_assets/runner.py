@@ -33,6 +33,9 @@ CUTOFF_JOBS = (STAR_JOB, "features_base_job")
 MODEL_JOB = "model_job"
 # jobs run per (cutoff, division) after the model, at the run's cutoff only
 SCORING_JOBS: tuple[str, ...] = ("scoring_job", "drift_job")
+# without training, the feature matrix, scores, whitespace and drift of a division
+# at the run's cutoff in one run (one run's overhead instead of three)
+NIGHTLY_DIVISION_JOBS = (LABELS_JOB, "division_nightly_job")
 ACCOUNTS_JOB = "whitespace_accounts_job"
 # per scored (cutoff, division) whose label window has closed, once (defs/validation)
 FORWARD_JOB = "forward_validation_job"
@@ -174,7 +177,8 @@ def materialize(
     labels at each training cutoff) and the model of every target at ``cutoff``.
     Cutoff-major: every target's labels and matrix at one cutoff, then the next
     cutoff (the cached feature inputs of one cutoff at a time), then per target its
-    model, scores and drift.
+    model, scores and drift. Without ``train``, every target's matrix, scores,
+    whitespace list and drift at ``cutoff`` run together (``division_nightly_job``).
     ``cutoff=None`` picks the newest month-end covered by the ingested data. Last,
     ``forward_validation_job`` for every scored partition of the targets whose label
     window the data now covers and that has no forward metrics yet.
@@ -225,7 +229,8 @@ def materialize(
         for target in targets:
             if c != cutoff and c not in plans[target]:
                 continue
-            for job in DIVISION_JOBS:
+            jobs = DIVISION_JOBS if train else NIGHTLY_DIVISION_JOBS
+            for job in jobs:
                 censored = window_state(c, cfg.window_months(target), last)
                 if job == LABELS_JOB and censored is not None:
                     # the asset would only log the skip: spare the run
@@ -234,9 +239,8 @@ def materialize(
                 run(job, f"{c.isoformat()}|{target}")
         release_cached_inputs()
         trim_heap()
-    for target in targets:
-        if train:
-            run(MODEL_JOB, f"{cutoff.isoformat()}|{target}")
+    for target in targets if train else ():
+        run(MODEL_JOB, f"{cutoff.isoformat()}|{target}")
         for job in SCORING_JOBS:
             run(job, f"{cutoff.isoformat()}|{target}")
     run(ACCOUNTS_JOB, cutoff.isoformat())

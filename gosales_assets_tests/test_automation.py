@@ -144,13 +144,12 @@ def test_nightly_plan_scores_only_targets_with_a_model():
     assert [[s.job for s in stage] for stage in plan.stages] == [
         ["star_job"],
         ["features_base_job"],
-        ["feature_matrix_job"],
-        ["scoring_job"],
-        ["whitespace_accounts_job", "drift_job"],
+        ["division_nightly_job", "feature_matrix_job"],
+        ["whitespace_accounts_job"],
     ]
-    assert plan.keys_of("feature_matrix_job") == ["2024-07-01|A", "2024-07-01|B"]
-    assert plan.keys_of("drift_job") == plan.keys_of("scoring_job")
-    assert plan.keys_of("scoring_job") == ["2024-07-01|A"]
+    # A (with a model) gets matrix, scores and drift in one run; B only its matrix
+    assert plan.keys_of("division_nightly_job") == ["2024-07-01|A"]
+    assert plan.keys_of("feature_matrix_job") == ["2024-07-01|B"]
     assert plan.notes == ("not scored, no model trained on or before 2024-07-01: B",)
     unscored = nightly_plan(c, ["A"], [])
     assert [s.job for s in unscored.stages[-1]] == ["feature_matrix_job"]
@@ -161,35 +160,30 @@ def test_advance_moves_stage_by_stage_and_leaves_failed_divisions_out():
     plan = nightly_plan(D(2024, 7, 1), ["A", "B"], ["A", "B"])
     c = "2024-07-01"
     star, base = ("star_job", c), ("features_base_job", c)
-    fm_a, fm_b = ("feature_matrix_job", f"{c}|A"), ("feature_matrix_job", f"{c}|B")
-    sc_a, sc_b = ("scoring_job", f"{c}|A"), ("scoring_job", f"{c}|B")
+    div_a, div_b = (
+        ("division_nightly_job", f"{c}|A"),
+        ("division_nightly_job", f"{c}|B"),
+    )
     accounts = ("whitespace_accounts_job", c)
-    dr_a, dr_b = ("drift_job", f"{c}|A"), ("drift_job", f"{c}|B")
     start = advance(plan, 0, [], {})
     assert (start.stage, start.requests, start.finished) == (0, (star,), False)
     # a requested run that exists but has not finished is waited for, not re-requested
     assert advance(plan, 0, [], {star: "pending"}).requests == ()
     nxt = advance(plan, 0, [], {star: "success"})
     assert (nxt.stage, nxt.requests) == (1, (base,))
-    fms = advance(plan, 1, [], {star: "success", base: "success"})
-    assert (fms.stage, fms.requests) == (2, (fm_a, fm_b))
-    # B's feature matrix fails: B is not scored, and there is no cross-division list
-    done = {star: "success", base: "success", fm_a: "success", fm_b: "failed"}
-    scoring = advance(plan, 2, [], done)
-    assert (scoring.stage, scoring.requests, scoring.dropped) == (3, (sc_a,), ("B",))
-    assert scoring.notes == (
-        f"feature_matrix_job [{c}|B] failed; B is left out from here",
-    )
-    # only A's drift is left; no cross-division list without B
-    drift = advance(plan, 3, ["B"], {**done, sc_a: "success"})
-    assert drift.requests == (dr_a,) and drift.dropped == ("B",)
-    end = advance(plan, 4, ["B"], {**done, sc_a: "success", dr_a: "success"})
+    divisions = advance(plan, 1, [], {star: "success", base: "success"})
+    assert (divisions.stage, divisions.requests) == (2, (div_a, div_b))
+    # B's run fails: there is no cross-division list, and the pipeline ends
+    done = {star: "success", base: "success", div_a: "success", div_b: "failed"}
+    end = advance(plan, 2, [], done)
     assert end.finished and end.dropped == ("B",) and accounts not in end.requests
-    # everything succeeds: the list and the drift of every target are built last
-    ok = {**done, fm_b: "success", sc_a: "success", sc_b: "success"}
-    assert advance(plan, 2, [], ok).requests == (accounts, dr_a, dr_b)
-    last = {**ok, accounts: "success", dr_a: "success", dr_b: "success"}
-    assert advance(plan, 4, [], last).finished
+    assert end.notes == (
+        f"division_nightly_job [{c}|B] failed; B is left out from here",
+    )
+    # everything succeeds: the cross-division list is built last
+    ok = {**done, div_b: "success"}
+    assert advance(plan, 2, [], ok).requests == (accounts,)
+    assert advance(plan, 3, [], {**ok, accounts: "success"}).finished
     # a failed cutoff-level run stops the pipeline
     stopped = advance(plan, 1, [], {star: "success", base: "failed"})
     assert (
@@ -564,3 +558,51 @@ def test_a_failed_publish_is_reported_and_the_runs_stand(env, monkeypatch):
     )
     assert seen == [("publish_job", False)]
     assert not cfg.published_path.exists()
+
+
+def test_a_division_run_that_failed_only_in_drift_keeps_its_division():
+    """Drift never stops publishing: a ``division_nightly_job`` run whose only failed
+    step is drift counts as a success for the later stages; any other failed step
+    (or drift failing in another job) fails the division."""
+    from gosales_assets.defs.automation.pipeline import PIPELINE_ID_TAG, run_states
+
+    def job_failing_in(job_name: str, failing: str) -> dg.JobDefinition:
+        @dg.op(name="scores")
+        def scores() -> int:
+            if failing == "scores":
+                raise ValueError("boom")
+            return 1
+
+        @dg.op(name="drift")
+        def drift(value: int) -> None:
+            if failing == "drift":
+                raise ValueError("boom")
+
+        @dg.job(name=job_name)
+        def job() -> None:
+            drift(scores())
+
+        return job
+
+    with dg.instance_for_test() as instance:
+        cases = {
+            "A": ("division_nightly_job", "drift"),
+            "B": ("division_nightly_job", "scores"),
+            "C": ("drift_job", "drift"),
+        }
+        for division, (job_name, failing) in cases.items():
+            result = job_failing_in(job_name, failing).execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                tags={
+                    PIPELINE_ID_TAG: "p1",
+                    "dagster/partition": f"2024-07-01|{division}",
+                },
+            )
+            assert not result.success
+        states = run_states(instance, "p1")
+    assert states == {
+        ("division_nightly_job", "2024-07-01|A"): "success",
+        ("division_nightly_job", "2024-07-01|B"): "failed",
+        ("drift_job", "2024-07-01|C"): "failed",
+    }

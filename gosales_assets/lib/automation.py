@@ -41,6 +41,8 @@ MODEL_JOB = "model_job"
 SCORING_JOB = "scoring_job"
 ACCOUNTS_JOB = "whitespace_accounts_job"
 DRIFT_JOB = "drift_job"
+# feature matrix, scores, whitespace and drift of one (cutoff, division) in one run
+DIVISION_NIGHTLY_JOB = "division_nightly_job"
 
 SALES_STEMS = ("sales_lines", "sales_log")
 INPUT_STEMS = (*SALES_STEMS, "customers", *OPTIONAL_STEMS)
@@ -192,22 +194,26 @@ def _step(job: str, keys: Iterable[str]) -> PlanStep:
 def nightly_plan(
     cutoff: dt.date, targets: Sequence[str], scorable: Sequence[str]
 ) -> Plan:
-    """Star and features of ``cutoff``, the feature matrix of every target, and
-    scores, whitespace and drift of the targets that have a model (no training)."""
+    """Star and features of ``cutoff``; per target with a model, its feature matrix,
+    scores, whitespace list and drift in one run (``division_nightly_job``, no
+    training); the feature matrix alone for the others; then the cross-division
+    list."""
     skipped = [t for t in targets if t not in scorable]
+    divisions = [
+        _step(job, [_key(cutoff, t) for t in chosen])
+        for job, chosen in (
+            (DIVISION_NIGHTLY_JOB, scorable),
+            (FEATURE_MATRIX_JOB, skipped),
+        )
+        if chosen
+    ]
     stages: list[tuple[PlanStep, ...]] = [
         (_step(STAR_JOB, [_key(cutoff)]),),
         (_step(FEATURES_BASE_JOB, [_key(cutoff)]),),
-        (_step(FEATURE_MATRIX_JOB, [_key(cutoff, t) for t in targets]),),
+        tuple(divisions),
     ]
     if scorable:
-        stages += [
-            (_step(SCORING_JOB, [_key(cutoff, t) for t in scorable]),),
-            (
-                _step(ACCOUNTS_JOB, [_key(cutoff)]),
-                _step(DRIFT_JOB, [_key(cutoff, t) for t in scorable]),
-            ),
-        ]
+        stages.append((_step(ACCOUNTS_JOB, [_key(cutoff)]),))
     notes = (
         (f"not scored, no model trained on or before {cutoff}: {', '.join(skipped)}",)
         if skipped
