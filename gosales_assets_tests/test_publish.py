@@ -4,6 +4,7 @@ blocking) an analyst session on the previous copy."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -77,7 +78,10 @@ def test_copy_equals_the_source(tmp_path):
         assert table_checksums(copy) == expected == report.checksums
         assert copy.execute("SELECT count(*) FROM star.recent").fetchone() == (2,)
     assert oct(dest.stat().st_mode & 0o777) == "0o444"
-    assert sorted(p.name for p in dest.parent.iterdir()) == ["gosales.duckdb"]
+    assert sorted(p.name for p in dest.parent.iterdir()) == [
+        ".gosales.duckdb.verified",  # the stamp of the copy in place, still valid
+        "gosales.duckdb",
+    ]
 
 
 def test_excluded_tables_are_left_out_and_the_rest_verified(tmp_path):
@@ -136,7 +140,10 @@ def test_a_locked_store_fails_after_the_wait_and_keeps_the_old_copy(tmp_path):
         writer.communicate("\n", timeout=30)
     with duckdb.connect(str(dest), read_only=True) as copy:
         assert table_checksums(copy) == first.checksums
-    assert sorted(p.name for p in dest.parent.iterdir()) == ["gosales.duckdb"]
+    assert sorted(p.name for p in dest.parent.iterdir()) == [
+        ".gosales.duckdb.verified",  # the stamp of the copy in place, still valid
+        "gosales.duckdb",
+    ]
 
 
 def test_a_copy_that_does_not_verify_is_not_published(tmp_path, monkeypatch):
@@ -147,8 +154,8 @@ def test_a_copy_that_does_not_verify_is_not_published(tmp_path, monkeypatch):
         con.execute("DELETE FROM star.fact WHERE id = 0")
     real = table_checksums
 
-    def corrupt(con):  # what the copy reads back differs from the source
-        return {**real(con), "star.fact": "rows=0;hash=0"}
+    def corrupt(con, tables=None):  # what the copy reads back differs from the source
+        return {**real(con, tables), "star.fact": "rows=0;hash=0"}
 
     monkeypatch.setattr("gosales_assets.lib.publish.table_checksums", corrupt)
     with pytest.raises(
@@ -157,7 +164,10 @@ def test_a_copy_that_does_not_verify_is_not_published(tmp_path, monkeypatch):
         publish_store(store, dest)
     with duckdb.connect(str(dest), read_only=True) as copy:
         assert table_checksums(copy) == first.checksums  # the old copy stays
-    assert sorted(p.name for p in dest.parent.iterdir()) == ["gosales.duckdb"]
+    assert sorted(p.name for p in dest.parent.iterdir()) == [
+        ".gosales.duckdb.verified",  # the stamp of the copy in place, still valid
+        "gosales.duckdb",
+    ]
 
 
 def test_refuses_to_overwrite_the_store_or_publish_nothing(tmp_path):
@@ -248,7 +258,10 @@ def test_rows_still_in_the_write_ahead_log_are_published(tmp_path):
     assert report.checksums["star.fact"].startswith("rows=6;")
     with duckdb.connect(str(dest), read_only=True) as copy:
         assert copy.execute("SELECT count(*) FROM star.fact").fetchone() == (6,)
-    assert sorted(p.name for p in dest.parent.iterdir()) == ["gosales.duckdb"]
+    assert sorted(p.name for p in dest.parent.iterdir()) == [
+        ".gosales.duckdb.verified",  # the stamp of the copy in place, still valid
+        "gosales.duckdb",
+    ]
 
 
 # ------------------------------------------------------------ incremental refreshes
@@ -332,3 +345,45 @@ def test_a_copy_that_drifted_from_its_manifest_is_rebuilt_in_full(tmp_path):
         expected = table_checksums(live)
     with duckdb.connect(str(dest), read_only=True) as copy:
         assert table_checksums(copy) == expected
+
+
+def test_an_untouched_copy_is_verified_only_where_a_refresh_rewrote_it(
+    tmp_path, monkeypatch
+):
+    store = _store(tmp_path, rows=3)
+    with store.transaction() as con:
+        con.execute("CREATE TABLE star.dim AS SELECT range AS k FROM range(5)")
+    dest = tmp_path / "published" / "gosales.duckdb"
+    assert publish_store(store, dest).tables_verified == 3  # full: every table
+    read_back: list[list[str] | None] = []
+    real = table_checksums
+
+    def spy(con, tables=None):
+        read_back.append(None if tables is None else sorted(tables))
+        return real(con, tables)
+
+    monkeypatch.setattr("gosales_assets.lib.publish.table_checksums", spy)
+    _add_cutoff(store, "2024-07-31", 4)
+    grown = publish_store(store, dest)
+    assert (grown.mode, grown.tables_verified) == ("incremental", 1)
+    assert read_back == [["star.fact"]]
+    same = publish_store(store, dest)  # nothing rewritten: nothing read back
+    assert (same.mode, same.tables_verified, len(read_back)) == ("incremental", 0, 1)
+    # the copy was replaced by another file with the same content (a new inode):
+    # nothing is taken on trust, every table is read back
+    copied = dest.with_name("copied.duckdb")
+    shutil.copyfile(dest, copied)
+    os.replace(copied, dest)
+    replaced = publish_store(store, dest)
+    assert (replaced.mode, replaced.tables_verified) == ("incremental", 3)
+    assert read_back[-1] is None
+    # a changed table in an untouched copy is still read back and caught
+    with store.transaction() as con:
+        con.execute("UPDATE star.dim SET k = k + 1")
+
+    def corrupt(con, tables=None):
+        return {**real(con, tables), "star.dim": "rows=0;hash=0"}
+
+    monkeypatch.setattr("gosales_assets.lib.publish.table_checksums", corrupt)
+    with pytest.raises(PublishError, match=r"tables \['star.dim'\]"):
+        publish_store(store, dest)

@@ -21,10 +21,15 @@ successful run. :func:`publish_store`:
      previous file is copied byte for byte and only the partitions whose checksum
      changed are replaced (a nightly run rewrites the newest cutoff, not history);
    - **full** otherwise: ``COPY FROM DATABASE`` (schema, tables, views);
-4. verifies the whole copy: the same tables with the same content checksums (an
-   incremental copy that does not verify is rebuilt in full once);
-5. marks it read-only (mode 0444) and moves it over the destination with
-   ``os.replace``, an atomic rename on the same file system.
+4. verifies the copy: the same tables with the same content checksums (an
+   incremental copy that does not verify is rebuilt in full once). The whole copy is
+   verified, except when it was built incrementally on a previous copy that is
+   provably untouched since its own verification: then only the tables it rewrote
+   are (the rest are byte for byte what was verified). The proof is the stamp next
+   to the copy (``.<name>.verified``: size, modification time, inode and device of
+   the file as published); any edit, replacement or copy of the file changes it;
+5. marks it read-only (mode 0444), moves it over the destination with
+   ``os.replace``, an atomic rename on the same file system, and writes the stamp.
 
 An analyst who holds the previous copy open keeps reading it (POSIX keeps the old file
 alive until its last handle closes) and never blocks the refresh; a new session sees
@@ -47,6 +52,7 @@ from typing import Any
 
 import duckdb
 
+from gosales_assets.lib.publish_stamp import stamp_path, untouched, write_stamp
 from gosales_assets.lib.store import Store, partition_checksum, quote_ident
 
 log = logging.getLogger("gosales.publish")
@@ -75,6 +81,9 @@ class PublishReport:
     excluded: list[str] = field(default_factory=list)  # tables of the store left out
     mode: str = "full"  # full | incremental
     partitions_written: int = 0  # partitions (cutoffs, or whole tables) copied
+    # the tables whose checksums were read back from the copy (all of them, or the
+    # rewritten ones on a stamped previous copy; none without verify)
+    tables_verified: int = 0
 
     @property
     def tables(self) -> list[str]:
@@ -92,9 +101,15 @@ def list_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [f"{schema}.{name}" for schema, name in rows]
 
 
-def table_checksums(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """The content checksum of every base table (row order does not matter)."""
-    return {table: partition_checksum(con, table, {}) for table in list_tables(con)}
+def table_checksums(
+    con: duckdb.DuckDBPyConnection, tables: Sequence[str] | None = None
+) -> dict[str, str]:
+    """The content checksum of every base table, or of those of ``tables`` that
+    exist (row order does not matter)."""
+    names = list_tables(con)
+    if tables is not None:
+        names = [t for t in names if t in set(tables)]
+    return {table: partition_checksum(con, table, {}) for table in names}
 
 
 def _literal(text: str) -> str:
@@ -150,9 +165,11 @@ def publish_store(
         raise PublishError(f"no curated store at {store.location}; nothing to publish")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_path(dest)
+    trusted = verify and untouched(dest)
     try:
         built = _build(store, dest, tmp, verify, exclude, incremental=verify)
-        differ = _differences(tmp, built.checksums) if verify else []
+        checked = None if built.mode == "full" or not trusted else built.patched
+        differ = _differences(tmp, built.checksums, checked) if verify else []
         if differ and built.mode != "full":
             log.warning(
                 "the incremental copy did not verify; rebuilding it in full path=%s",
@@ -160,6 +177,7 @@ def publish_store(
             )
             _remove(tmp)
             built = _build(store, dest, tmp, verify, exclude, incremental=False)
+            checked = None
             differ = _differences(tmp, built.checksums)
         if differ:
             raise PublishError(
@@ -173,8 +191,12 @@ def publish_store(
             # against the new copy would corrupt it.
             log.warning("removing a stale WAL of the published copy path=%s", stale_wal)
             stale_wal.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            stamp_path(dest).unlink()  # the old stamp names the file replaced now
         os.replace(tmp, dest)
         _fsync_dir(dest.parent)
+        if verify:
+            write_stamp(dest)
     finally:
         _remove(tmp)
     report = PublishReport(
@@ -186,15 +208,19 @@ def publish_store(
         excluded=built.excluded,
         mode=built.mode,
         partitions_written=built.written,
+        tables_verified=(
+            0 if not verify else len(built.checksums if checked is None else checked)
+        ),
     )
     log.info(
         "published store source=%s path=%s mode=%s tables=%s partitions_written=%s "
-        "excluded=%s size_bytes=%s seconds=%s",
+        "tables_verified=%s excluded=%s size_bytes=%s seconds=%s",
         report.source,
         report.path,
         report.mode,
         len(report.checksums),
         report.partitions_written,
+        report.tables_verified,
         ",".join(report.excluded) or "-",
         report.size_bytes,
         report.seconds,
@@ -202,11 +228,18 @@ def publish_store(
     return report
 
 
-def _differences(copy_path: Path, checksums: dict[str, str]) -> list[str]:
+def _differences(
+    copy_path: Path, checksums: dict[str, str], only: Sequence[str] | None = None
+) -> list[str]:
     """Tables whose checksum in the copy differs from ``checksums`` (or that only
-    one side has)."""
+    one side has); with ``only``, among those tables (the copy's other tables are
+    known to be as verified before)."""
     with duckdb.connect(str(copy_path), read_only=True) as copy:
-        copied = table_checksums(copy)
+        if only is None:
+            copied = table_checksums(copy)
+        else:
+            copied = table_checksums(copy, only) if only else {}
+            checksums = {t: c for t, c in checksums.items() if t in set(only)}
     return sorted(
         t for t in set(copied) | set(checksums) if copied.get(t) != checksums.get(t)
     )
@@ -218,6 +251,7 @@ class _Built:
     excluded: list[str]
     mode: str
     written: int
+    patched: list[str]  # the tables an incremental build rewrote partitions of
 
 
 def _qualified(catalog: str, table: str) -> str:
@@ -327,8 +361,10 @@ def _build(
                 f"ATTACH {_literal(str(tmp))} AS {quote_ident(_ATTACH_ALIAS)} "
                 "(READ_WRITE)"
             )
+            patched: list[str] = []
             if previous is not None:
-                written = _patch(con, source, manifest, previous[0])
+                patched = _patch(con, source, manifest, previous[0])
+                written = _count_stale(manifest, previous[0])
             else:
                 _copy(con, source, kept, excluded)
                 written = sum(len(p) or 1 for p in manifest.values()) or len(kept)
@@ -344,7 +380,7 @@ def _build(
             with contextlib.suppress(duckdb.Error):
                 con.execute(f"DETACH {quote_ident(_ATTACH_ALIAS)}")
     mode = "incremental" if previous is not None else "full"
-    return _Built(checksums, excluded, mode, written)
+    return _Built(checksums, excluded, mode, written, patched)
 
 
 def _source_layout(
@@ -356,25 +392,37 @@ def _source_layout(
     return tuple(c for c in columns if (c[0], c[1]) not in left_out), views
 
 
+def _stale(parts: dict[str | None, str], old: dict[str | None, str]) -> list[Any]:
+    return [k for k in {*parts, *old} if parts.get(k) != old.get(k)]
+
+
+def _count_stale(manifest: Manifest, previous: Manifest) -> int:
+    """How many partitions a patch writes or removes (a whole table counts once)."""
+    total = 0
+    for table, parts in manifest.items():
+        stale = _stale(parts, previous.get(table, {}))
+        total += 1 if _WHOLE in stale else len(stale)
+    return total
+
+
 def _patch(
     con: duckdb.DuckDBPyConnection,
     source: str,
     manifest: Manifest,
     previous: Manifest,
-) -> int:
+) -> list[str]:
     """Replace in the attached copy the partitions whose checksum changed; returns
-    how many partitions were written or removed."""
-    written = 0
+    the tables written to."""
+    patched: list[str] = []
     for table, parts in manifest.items():
-        old = previous.get(table, {})
-        stale = [k for k in {*parts, *old} if parts.get(k) != old.get(k)]
+        stale = _stale(parts, previous.get(table, {}))
         if not stale:
             continue
+        patched.append(table)
         target, origin = _qualified(_ATTACH_ALIAS, table), _qualified(source, table)
         if _WHOLE in stale or not _partitioned(con, source, table):
             con.execute(f"DELETE FROM {target}")
             con.execute(f"INSERT INTO {target} SELECT * FROM {origin}")
-            written += 1
             continue
         for key in sorted(stale, key=lambda k: (k is None, k or "")):
             where = "CAST(cutoff AS VARCHAR) IS NOT DISTINCT FROM ?"
@@ -383,8 +431,7 @@ def _patch(
                 con.execute(
                     f"INSERT INTO {target} SELECT * FROM {origin} WHERE {where}", [key]
                 )
-            written += 1
-    return written
+    return patched
 
 
 def _write_manifest(con: duckdb.DuckDBPyConnection, manifest: Manifest) -> None:

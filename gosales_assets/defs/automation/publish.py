@@ -39,6 +39,7 @@ def build_publish_job(
         context.log.info(
             f"published path={report.path} tables={len(report.checksums)} "
             f"mode={report.mode} partitions_written={report.partitions_written} "
+            f"tables_verified={report.tables_verified} "
             f"excluded={','.join(report.excluded) or '-'} "
             f"size_bytes={report.size_bytes} seconds={report.seconds}"
         )
@@ -51,6 +52,7 @@ def build_publish_job(
                 "excluded": dg.MetadataValue.json(report.excluded),
                 "mode": report.mode,
                 "partitions_written": report.partitions_written,
+                "tables_verified": report.tables_verified,
                 "size_bytes": report.size_bytes,
                 "seconds": report.seconds,
                 "checksums": dg.MetadataValue.json(report.checksums),
