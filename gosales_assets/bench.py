@@ -114,14 +114,18 @@ def machine() -> dict[str, Any]:
 
 def fresh_process_state() -> None:
     """Before each measured run: release what an earlier run left in this process
-    (the feature-input cache, garbage, freed heap pages), so each run is measured as
-    the fresh run process it is in production, not on top of the previous one."""
+    (the feature-input cache, garbage, freed heap pages) and flush the file system's
+    pending writes (the generated data, or the gigabytes the retraining run wrote,
+    would otherwise be written back during the next run's first steps), so each run
+    is measured as the fresh run it is in production, not on top of the previous
+    one."""
     from gosales_assets.lib.feature_cache import release_cached_inputs
     from gosales_assets.runner import trim_heap
 
     held = release_cached_inputs()
     gc.collect()
     trim_heap()
+    os.sync()
     log.info("bench fresh process state released_cutoffs=%s", held)
 
 
